@@ -1,0 +1,28 @@
+# The two commands the README promises: `make serve` and `make test`. Each installs what it needs.
+VENV ?= .venv
+PYTHON ?= python3
+STAMP := $(VENV)/.installed
+JS_STAMP := tests/js/node_modules/.installed
+
+.PHONY: serve test lint install
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+$(JS_STAMP): tests/js/package.json tests/js/package-lock.json
+	cd tests/js && npm ci --no-audit --no-fund --loglevel=error
+	touch $(JS_STAMP)
+
+install: $(STAMP) $(JS_STAMP)
+
+serve: $(STAMP)
+	$(VENV)/bin/sleeplab serve
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+test: install lint
+	$(VENV)/bin/pytest

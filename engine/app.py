@@ -1,0 +1,79 @@
+"""create_app(settings): the Starlette app — storage opened, schema provisioned, routes under the mount path."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from engine.http.cors import CORSMiddleware
+from engine.http.edge import handle
+from engine.pipeline.context import Services
+from engine.pipeline.schema_store import SchemaStore
+from engine.schema.loader import load_schema_file
+from engine.schema.model import ClassDef
+from engine.settings import Settings
+from engine.storage.base import StorageAdapter
+from engine.storage.registry import open_adapter
+
+log = logging.getLogger("engine")
+METHODS = ["GET", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "HEAD"]
+
+
+class Engine:
+    """The app's runtime: one storage, one schema store, started and stopped with the server."""
+
+    def __init__(self, settings: Settings, storage: StorageAdapter | None = None) -> None:
+        self.settings = settings
+        self.storage = storage if storage is not None else open_adapter(settings.database_uri)
+        self.schemas = SchemaStore(self.storage)
+        self.services = Services(settings, self.storage, self.schemas)
+        self.started = False
+
+    def declared_classes(self) -> list[ClassDef]:
+        if not self.settings.schema_path:
+            return []
+        return load_schema_file(Path(self.settings.schema_path))
+
+    async def start(self) -> list[str]:
+        await self.storage.open()
+        await self.schemas.load()
+        changes = await self.schemas.provision(self.declared_classes())
+        self.started = True
+        return changes
+
+    async def stop(self) -> None:
+        await self.storage.aclose()
+        self.started = False
+
+
+def create_app(settings: Settings, storage: StorageAdapter | None = None) -> Starlette:
+    engine = Engine(settings, storage)
+    mount = "/" + settings.mount_path.strip("/")
+
+    async def endpoint(request: Request) -> Response:
+        return await handle(request, engine.services, request.path_params.get("rest", ""))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        for change in await engine.start():
+            log.info("schema: %s", change)
+        try:
+            yield
+        finally:
+            await engine.stop()
+
+    routes = [
+        Route(mount, endpoint, methods=METHODS),
+        Route(mount + "/{rest:path}", endpoint, methods=METHODS),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.add_middleware(CORSMiddleware, allow_origin=settings.allow_origin)
+    app.state.engine = engine
+    return app

@@ -1,0 +1,95 @@
+"""Composition root: `sleeplab serve | schema check` — argv and environment → Settings → app → uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from dataclasses import fields
+
+from engine.schema.loader import SchemaFileError, load_schema_file
+from engine.settings import Settings, coerce_option, ensure_master_key, settings_from_env
+from engine.storage.registry import UnsupportedDatabase, is_persistent
+
+log = logging.getLogger("engine")
+_FLAG_NAMES = {"schema_path": "schema"}
+
+
+def _flag(name: str) -> str:
+    return "--" + _FLAG_NAMES.get(name, name).replace("_", "-")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sleeplab", description="Parse-compatible sleep-lab backend")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve the REST API")
+    for f in fields(Settings):
+        serve.add_argument(_flag(f.name), dest=f.name, metavar=f.metadata["env"], help=f.metadata["help"])
+    check = sub.add_parser("schema", help="schema tools")
+    check.add_argument("action", choices=["check"])
+    check.add_argument("path", nargs="?", default=None)
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    base = settings_from_env()
+    overrides = {f.name: coerce_option(f.name, getattr(args, f.name)) for f in fields(Settings)
+                 if getattr(args, f.name, None) is not None}
+    return base.with_overrides(overrides)
+
+
+def _check_schema(path: str) -> bool:
+    try:
+        classes = load_schema_file(path)
+    except SchemaFileError as exc:
+        print(f"schema file {exc.path} is invalid:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return False
+    print(f"schema file {path}: {len(classes)} classes OK")
+    return True
+
+
+def serve(settings: Settings) -> int:
+    import uvicorn
+
+    from engine.app import create_app
+
+    if settings.schema_path and not _check_schema(settings.schema_path):
+        return 2
+    settings, generated = ensure_master_key(settings)
+    if generated:
+        print(f"Generated master key (set PARSE_SERVER_MASTER_KEY to keep one): {settings.master_key}", flush=True)
+    if not is_persistent(settings.database_uri):
+        banner = "!" * 78
+        print(f"{banner}\n!! No PARSE_SERVER_DATABASE_URI: running on an IN-MEMORY store.\n"
+              f"!! NOTHING IS PERSISTED: every object is lost when this process stops.\n{banner}", flush=True)
+    try:
+        app = create_app(settings)
+    except UnsupportedDatabase as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    print(f"sleeplab serving {settings.public_url()} (app id {settings.app_id})", flush=True)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info", lifespan="on")
+    server = uvicorn.Server(config)
+    server.run()
+    return 0 if server.started else 3
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = _parser().parse_args(argv)
+    if args.command == "schema":
+        path = args.path or settings_from_env().schema_path
+        return 0 if _check_schema(path) else 2
+    try:
+        settings = _settings(args)
+    except ValueError as exc:
+        print(f"invalid option: {exc}", file=sys.stderr)
+        return 2
+    return serve(settings)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""One API call, decoupled from Starlette so /batch can replay sub-requests through the same handlers."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.errors import ErrorCode, HTTPDenied, ParseError
+from engine.pipeline.context import Services
+from engine.security.auth import Auth, Credentials
+
+
+@dataclass(frozen=True, slots=True)
+class ApiCall:
+    method: str
+    path: str  # below the mount path, e.g. "/classes/Study/abc"
+    params: Mapping[str, str]  # path parameters
+    query: Mapping[str, Any]  # query-string params, or a method-overridden GET's body
+    body: Mapping[str, Any]
+    auth: Auth
+    creds: Credentials
+    services: Services
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def require_master(self) -> None:
+        if not self.auth.is_master:
+            raise HTTPDenied(403, "unauthorized: master key is required")
+
+
+@dataclass(frozen=True, slots=True)
+class ApiResult:
+    body: Any
+    status: int = 200
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+Handler = Callable[[ApiCall], Awaitable[ApiResult]]
+
+
+def body_object(call: ApiCall) -> Mapping[str, Any]:
+    if not isinstance(call.body, Mapping):
+        raise ParseError(ErrorCode.INVALID_JSON, "request body must be a JSON object")
+    return call.body

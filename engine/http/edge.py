@@ -1,0 +1,126 @@
+"""The HTTP edge: bytes → credentials, method override and JSON → ApiCall → dispatch → JSON response."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from engine.errors import ErrorCode, HTTPDenied, ParseError
+from engine.http.call import ApiCall
+from engine.http.responses import ParseJSONResponse, error_response
+from engine.http.routes import dispatch
+from engine.pipeline.context import Services
+from engine.security.auth import Credentials, check_app, resolve_auth
+from engine.wire import check_denylist
+
+log = logging.getLogger("engine.http")
+
+MAX_HEADER = 1024
+# The JS SDK's credentials-in-body convention (RESTController); Parse strips these before routing.
+BODY_META = ("_ApplicationId", "_JavaScriptKey", "_ClientKey", "_MasterKey", "_SessionToken", "_InstallationId",
+             "_ClientVersion", "_context", "_ContentType", "_RevocableSession", "_noBody", "_MaintenanceKey",
+             "_method")
+NO_AUTH_PATHS = ("/health",)
+
+
+def _header(request: Request, name: str) -> str | None:
+    value = request.headers.get(name)
+    if value is None:
+        return None
+    if len(value) > MAX_HEADER:
+        raise ParseError(ErrorCode.INVALID_JSON, f"{name} header is too long")
+    return value
+
+
+def _parse_body(raw: bytes, content_type: str) -> Any:
+    if not raw.strip() or content_type.startswith("multipart/form-data"):
+        return {}
+    if content_type.startswith("application/x-www-form-urlencoded") and not raw.lstrip().startswith(b"{"):
+        return dict(parse_qsl(raw.decode("utf-8", "replace")))
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ParseError(ErrorCode.INVALID_JSON, "invalid JSON") from exc
+    if not isinstance(data, dict):
+        raise ParseError(ErrorCode.INVALID_JSON, "request body must be a JSON object")
+    return data
+
+
+def _credentials(request: Request, body: dict[str, Any]) -> Credentials:
+    meta: dict[str, str] = {}
+    for key in BODY_META:
+        if key in body:
+            value = body.pop(key)
+            if key == "_context":
+                continue
+            if not isinstance(value, str) or len(value) > MAX_HEADER:
+                raise HTTPDenied(403, "unauthorized")
+            meta[key] = value
+    app_id = _header(request, "x-parse-application-id")
+    client = request.client
+    ip = client.host if client else ""
+    if app_id is None and "_ApplicationId" in meta:
+        keys = tuple(v for k, v in meta.items() if k in ("_JavaScriptKey", "_ClientKey"))
+        return Credentials(
+            app_id=meta["_ApplicationId"], master_key=meta.get("_MasterKey"), session_token=meta.get("_SessionToken"),
+            installation_id=meta.get("_InstallationId"), client_keys=keys, ip=ip,
+        )
+    keys = tuple(
+        v for h in ("x-parse-rest-api-key", "x-parse-javascript-key", "x-parse-client-key", "x-parse-windows-key")
+        if (v := _header(request, h)) is not None
+    )
+    return Credentials(
+        app_id=app_id, master_key=_header(request, "x-parse-master-key"),
+        session_token=_header(request, "x-parse-session-token"),
+        installation_id=_header(request, "x-parse-installation-id"), client_keys=keys, ip=ip,
+    )
+
+
+def _query_params(request: Request) -> dict[str, Any]:
+    params: dict[str, Any] = dict(request.query_params)
+    if "where" in params:
+        try:
+            params["where"] = json.loads(params["where"])
+        except ValueError as exc:
+            raise ParseError(ErrorCode.INVALID_JSON, "where parameter is not valid JSON") from exc
+    return params
+
+
+async def handle(request: Request, services: Services, sub_path: str) -> Response:
+    try:
+        raw = await request.body()
+        if len(raw) > services.settings.max_body_bytes:
+            return ParseJSONResponse({"code": ErrorCode.OBJECT_TOO_LARGE, "error": "request entity too large"}, 413)
+        body = _parse_body(raw, request.headers.get("content-type", ""))
+        method = request.method.upper()
+        override = body.get("_method")
+        if method == "POST" and isinstance(override, str):
+            method = override.upper()
+        creds = _credentials(request, body)
+        path = "/" + sub_path.lstrip("/")
+        if path.rstrip("/").lower() in NO_AUTH_PATHS:
+            auth = await resolve_auth(Credentials(), services.settings)
+        else:
+            check_app(creds, services.settings)
+            auth = await resolve_auth(creds, services.settings)
+        if method == "GET":
+            query = body if body else _query_params(request)
+            body = {}
+        else:
+            query = _query_params(request)
+        check_denylist(body)
+        check_denylist(query)
+        call = ApiCall(method, path, {}, query, body, auth, creds, services, dict(request.headers))
+        result = await dispatch(call)
+        return ParseJSONResponse(result.body, status_code=result.status, headers=dict(result.headers))
+    except (ParseError, HTTPDenied) as exc:
+        return error_response(exc)
+    except Exception as exc:
+        return error_response(exc)
+

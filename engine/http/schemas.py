@@ -1,0 +1,34 @@
+"""/schemas (master key only): read and change the declared classes the way Parse Dashboard does."""
+
+from __future__ import annotations
+
+from engine.http.call import ApiCall, ApiResult, body_object
+from engine.schema.rest import class_to_json
+
+
+async def list_all(call: ApiCall) -> ApiResult:
+    call.require_master()
+    return ApiResult({"results": [class_to_json(c) for c in call.services.schemas.all()]})
+
+
+async def get_one(call: ApiCall) -> ApiResult:
+    call.require_master()
+    return ApiResult(class_to_json(call.services.schemas.require(call.params["class_name"])))
+
+
+async def create(call: ApiCall) -> ApiResult:
+    call.require_master()
+    cls = await call.services.schemas.create_class(body_object(call), call.params.get("class_name"))
+    return ApiResult(class_to_json(cls))
+
+
+async def update(call: ApiCall) -> ApiResult:
+    call.require_master()
+    cls = await call.services.schemas.update_class(call.params["class_name"], body_object(call))
+    return ApiResult(class_to_json(cls))
+
+
+async def delete(call: ApiCall) -> ApiResult:
+    call.require_master()
+    await call.services.schemas.delete_class(call.params["class_name"])
+    return ApiResult({})

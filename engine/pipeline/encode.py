@@ -1,0 +1,28 @@
+"""StoredObject → Parse JSON as clients see it (top-level dates as ISO strings, relations from the schema)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from engine.schema.model import ClassDef, FieldType
+from engine.storage.base import StoredObject
+from engine.wire import encode, format_date
+
+Json = dict[str, Any]
+
+
+def object_to_json(cls: ClassDef, obj: StoredObject, file_url: Callable[[str], str] | None = None) -> Json:
+    out: Json = {
+        "objectId": obj.object_id,
+        "createdAt": format_date(obj.created_at),
+        "updatedAt": format_date(obj.updated_at),
+    }
+    if obj.acl is not None:
+        out["ACL"] = obj.acl.to_json()
+    for key, value in obj.fields.items():
+        out[key] = encode(value, file_url)
+    for key, fdef in cls.fields.items():
+        if fdef.type is FieldType.RELATION:
+            out[key] = {"__type": "Relation", "className": fdef.target_class}
+    return out

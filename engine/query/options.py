@@ -1,0 +1,108 @@
+"""FindOptions: the non-`where` half of a query (limit, skip, order, keys, include, count)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from engine.errors import ErrorCode, ParseError
+from engine.query.where import Path
+
+
+@dataclass(frozen=True, slots=True)
+class SortKey:
+    path: Path
+    descending: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FindOptions:
+    limit: int | None = 100  # None: no limit (server-side queries only)
+    skip: int = 0
+    order: tuple[SortKey, ...] = ()
+    keys: tuple[str, ...] | None = None
+    exclude_keys: tuple[str, ...] = ()
+    include: tuple[str, ...] = ()
+    include_all: bool = False
+    count: bool = False
+
+
+FIND_PARAMS = frozenset({
+    "where", "order", "limit", "skip", "keys", "excludeKeys", "include", "includeAll", "count",
+    "redirectClassNameForKey", "readPreference", "includeReadPreference", "subqueryReadPreference", "hint",
+    "explain", "comment",
+})
+GET_PARAMS = frozenset({"keys", "include", "excludeKeys", "readPreference", "includeReadPreference",
+                        "subqueryReadPreference"})
+
+
+def _int(name: str, value: object) -> int:
+    if isinstance(value, bool):
+        raise ParseError(ErrorCode.INVALID_QUERY, f"{name} must be a number")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass
+    raise ParseError(ErrorCode.INVALID_QUERY, f"{name} must be a number")
+
+
+def _names(name: str, value: object) -> tuple[str, ...]:
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        parts = value
+    elif isinstance(value, str):
+        parts = value.split(",")
+    else:
+        raise ParseError(ErrorCode.INVALID_QUERY, f"{name} must be a comma-separated string")
+    return tuple(p.strip() for p in parts if p.strip())
+
+
+def _truthy(value: object) -> bool:
+    return value in (True, 1, "1", "true", "True")
+
+
+def parse_order(value: object) -> tuple[SortKey, ...]:
+    keys: list[SortKey] = []
+    for part in _names("order", value):
+        desc = part.startswith("-")
+        name = part[1:] if desc else part
+        if not name or len(name) > 256 or not all(seg and (seg.replace("_", "a").isalnum() or seg == "$score")
+                                                   for seg in name.split(".")):
+            raise ParseError(ErrorCode.INVALID_KEY_NAME, f"Invalid field name: {name}.")
+        keys.append(SortKey(tuple(name.split(".")), desc))
+    return tuple(keys)
+
+
+def find_options(
+    params: Mapping[str, object], *, default_limit: int, max_limit: int, single: bool = False
+) -> FindOptions:
+    """Options of a find (or, with ``single``, a get) from query-string or JSON-body params."""
+    allowed = GET_PARAMS if single else FIND_PARAMS
+    for key in params:
+        if key not in allowed:
+            if single:
+                raise ParseError(ErrorCode.INVALID_QUERY, "Improper encode of parameter")
+            raise ParseError(ErrorCode.INVALID_QUERY, f"Invalid parameter for query: {key}")
+    limit = default_limit
+    if "limit" in params:
+        limit = _int("limit", params["limit"])
+        if limit < 0:
+            limit = default_limit
+    skip = _int("skip", params["skip"]) if "skip" in params else 0
+    if skip < 0:
+        raise ParseError(ErrorCode.INVALID_QUERY, "skip must be a non-negative number")
+    include = _names("include", params["include"]) if "include" in params else ()
+    return FindOptions(
+        limit=min(limit, max_limit),
+        skip=skip,
+        order=parse_order(params["order"]) if "order" in params else (),
+        keys=_names("keys", params["keys"]) if "keys" in params else None,
+        exclude_keys=_names("excludeKeys", params["excludeKeys"]) if "excludeKeys" in params else (),
+        include=tuple(i for i in include if i != "*"),
+        include_all="*" in include or _truthy(params.get("includeAll")),
+        count=_truthy(params.get("count")),
+    )

@@ -1,0 +1,143 @@
+"""ClassDef ⇄ Parse's REST schema JSON (`/schemas` and the schema file), with Parse's checks and codes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from engine.errors import ErrorCode, ParseError
+from engine.schema.model import (
+    RESERVED_FIELD_NAMES,
+    ClassDef,
+    FieldDef,
+    FieldType,
+    default_fields,
+    is_valid_class_name,
+    is_valid_field_name,
+    public_clp,
+)
+from engine.wire import check_denylist, decode, encode
+
+CLP_OPERATIONS = ("find", "count", "get", "create", "update", "delete", "addField")
+CLP_KEYS = frozenset({*CLP_OPERATIONS, "readUserFields", "writeUserFields", "protectedFields", "ACL"})
+_TYPES = {t.value: t for t in FieldType if t is not FieldType.ACL}
+
+
+def field_from_json(class_name: str, name: str, spec: object) -> FieldDef:
+    if not is_valid_field_name(name):
+        raise ParseError(ErrorCode.INVALID_KEY_NAME, f"invalid field name: {name}")
+    if not isinstance(spec, Mapping) or not isinstance(spec.get("type"), str):
+        raise ParseError(ErrorCode.INVALID_JSON, f"invalid field type for {class_name}.{name}")
+    kind = _TYPES.get(spec["type"])
+    if kind is None:
+        raise ParseError(ErrorCode.INCORRECT_TYPE, f"invalid field type: {spec['type']}")
+    target = spec.get("targetClass")
+    if kind in (FieldType.POINTER, FieldType.RELATION):
+        if not isinstance(target, str) or not is_valid_class_name(target):
+            raise ParseError(ErrorCode.INVALID_CLASS_NAME, f"type {kind} needs a class name")
+    else:
+        target = None
+    required = spec.get("required", False)
+    if not isinstance(required, bool):
+        raise ParseError(ErrorCode.INCORRECT_TYPE, f"required of {class_name}.{name} must be a boolean")
+    default = decode(spec["defaultValue"]) if "defaultValue" in spec else None
+    return FieldDef(kind, target, required, default)
+
+
+def field_to_json(fdef: FieldDef) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": fdef.type.value}
+    if fdef.target_class:
+        out["targetClass"] = fdef.target_class
+    if fdef.required:
+        out["required"] = True
+    if fdef.default is not None:
+        out["defaultValue"] = encode(fdef.default)
+    return out
+
+
+def validate_clp(clp: object) -> dict[str, Any]:
+    if not isinstance(clp, Mapping):
+        raise ParseError(ErrorCode.INVALID_JSON, "classLevelPermissions must be an object")
+    check_denylist(clp)
+    for key, value in clp.items():
+        if key not in CLP_KEYS:
+            raise ParseError(ErrorCode.INVALID_JSON, f"{key} is not a valid operation for class level permissions")
+        if key in ("readUserFields", "writeUserFields"):
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ParseError(ErrorCode.INVALID_JSON, f"'{value}' is not a valid value for {key}")
+        elif not isinstance(value, Mapping):
+            raise ParseError(ErrorCode.INVALID_JSON, f"'{value}' is not a valid class level permission {key}")
+        elif key in CLP_OPERATIONS:
+            for entity, allowed in value.items():
+                if entity == "pointerFields":
+                    if not isinstance(allowed, list) or not all(isinstance(v, str) for v in allowed):
+                        raise ParseError(ErrorCode.INVALID_JSON, f"'{allowed}' is not valid for pointerFields")
+                elif allowed is not True:
+                    raise ParseError(ErrorCode.INVALID_JSON, f"'{allowed}' is not a valid value for {key}.{entity}")
+    return dict(clp)
+
+
+def validate_index(cls_fields: Mapping[str, FieldDef], name: str, spec: object) -> dict[str, Any]:
+    if not isinstance(spec, Mapping) or not spec:
+        raise ParseError(ErrorCode.INVALID_QUERY, f"invalid index {name}")
+    for key, direction in spec.items():
+        if key == "unique" and isinstance(direction, bool):
+            continue
+        if key not in cls_fields and key != "_id":
+            raise ParseError(ErrorCode.INVALID_QUERY, f"Field {key} does not exist, cannot add index.")
+        if direction not in (1, -1, "text", "2d", "2dsphere"):
+            raise ParseError(ErrorCode.INVALID_QUERY, f"invalid index direction for {name}.{key}")
+    return dict(spec)
+
+
+def class_from_json(data: Mapping[str, Any], class_name: str | None = None) -> ClassDef:
+    """A class as the schema file or POST /schemas declares it; builtin columns are merged in."""
+    check_denylist(data)
+    name = data.get("className", class_name)
+    if class_name is not None and name != class_name:
+        raise ParseError(ErrorCode.INVALID_CLASS_NAME, f"Class name mismatch between {name} and {class_name}.")
+    if not isinstance(name, str) or not name:
+        raise ParseError(ErrorCode.MISSING_REQUIRED_FIELD, "POST /schemas needs a class name.")
+    if not is_valid_class_name(name):
+        raise ParseError(
+            ErrorCode.INVALID_CLASS_NAME,
+            f"Invalid classname: {name}, classnames can only have alphanumeric characters and _, "
+            "and must start with an alpha character ",
+        )
+    raw_fields = data.get("fields", {})
+    if not isinstance(raw_fields, Mapping):
+        raise ParseError(ErrorCode.INVALID_JSON, "fields must be an object")
+    fields = default_fields(name)
+    for fname, spec in raw_fields.items():
+        fdef = field_from_json(name, fname, spec)
+        if fname in fields:
+            # The template lists objectId/createdAt/updatedAt itself; accept them when the type agrees.
+            if fields[fname].type != fdef.type or fields[fname].target_class != fdef.target_class:
+                raise ParseError(ErrorCode.CHANGED_IMMUTABLE_FIELD, f"field {fname} cannot be changed")
+            continue
+        if fname in RESERVED_FIELD_NAMES:
+            raise ParseError(ErrorCode.CHANGED_IMMUTABLE_FIELD, f"field {fname} cannot be changed")
+        fields[fname] = fdef
+    geo = [f for f, d in fields.items() if d.type is FieldType.GEOPOINT]
+    if len(geo) > 1:
+        raise ParseError(
+            ErrorCode.INCORRECT_TYPE,
+            f"currently, only one GeoPoint field may exist in an object. Adding {geo[1]} when {geo[0]} already exists.",
+        )
+    clp = validate_clp(data["classLevelPermissions"]) if data.get("classLevelPermissions") is not None else public_clp()
+    indexes: dict[str, Any] = {"_id_": {"_id": 1}}
+    raw_indexes = data.get("indexes") or {}
+    if not isinstance(raw_indexes, Mapping):
+        raise ParseError(ErrorCode.INVALID_QUERY, "indexes must be an object")
+    for iname, spec in raw_indexes.items():
+        indexes[iname] = validate_index(fields, iname, spec)
+    return ClassDef(name).with_fields(fields).with_clp(clp).with_indexes(indexes)
+
+
+def class_to_json(cls: ClassDef) -> dict[str, Any]:
+    return {
+        "className": cls.name,
+        "fields": {name: field_to_json(f) for name, f in cls.fields.items()},
+        "classLevelPermissions": dict(cls.clp),
+        "indexes": {name: dict(spec) for name, spec in cls.indexes.items()},
+    }

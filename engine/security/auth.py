@@ -1,0 +1,98 @@
+"""Who is calling: credentials from a request resolved into one Auth value (also used by LiveQuery)."""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from engine.errors import ErrorCode, HTTPDenied, ParseError
+from engine.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """What a request presented, from X-Parse-* headers or the JS SDK's `_`-prefixed body keys."""
+
+    app_id: str | None = None
+    master_key: str | None = None
+    session_token: str | None = None
+    installation_id: str | None = None
+    client_keys: tuple[str, ...] = ()
+    ip: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Auth:
+    is_master: bool = False
+    user_id: str | None = None
+    role_names: frozenset[str] = field(default_factory=frozenset)
+    installation_id: str | None = None
+    session_token: str | None = None
+
+    def principals(self) -> tuple[str, ...]:
+        """The ACL group: public, the user's id, and every role they hold."""
+        out = ["*"]
+        if self.user_id:
+            out.append(self.user_id)
+        out.extend(f"role:{name}" for name in sorted(self.role_names))
+        return tuple(out)
+
+
+MASTER = Auth(is_master=True)
+# Resolves a session token to the caller's Auth, or None when the token is unknown or expired.
+SessionLookup = Callable[[str], Awaitable[Auth | None]]
+NOBODY = Auth()
+
+
+def _same(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+def ip_allowed(ip: str, allowed: tuple[str, ...]) -> bool:
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    for entry in allowed:
+        try:
+            if addr in ipaddress.ip_network(entry, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def check_app(creds: Credentials, settings: Settings) -> None:
+    """App id and (when configured) client keys; Parse answers 403 unauthorized without a code."""
+    if creds.app_id is None or not _same(creds.app_id, settings.app_id):
+        raise HTTPDenied(403, "unauthorized")
+    configured = settings.client_keys
+    if configured and not (creds.master_key and _same(creds.master_key, settings.master_key)):
+        if not any(_same(given, key) for given in creds.client_keys for key in configured):
+            raise HTTPDenied(403, "unauthorized")
+
+
+def master_auth(creds: Credentials, settings: Settings) -> Auth | None:
+    """The master key counts only from masterKeyIps; elsewhere it is refused outright (403)."""
+    if not creds.master_key:
+        return None
+    if not _same(creds.master_key, settings.master_key):
+        return None
+    if not ip_allowed(creds.ip, settings.master_key_ips):
+        raise HTTPDenied(403, "unauthorized: master key is not allowed from this IP")
+    return Auth(is_master=True, installation_id=creds.installation_id)
+
+
+async def resolve_auth(creds: Credentials, settings: Settings, sessions: SessionLookup | None = None) -> Auth:
+    master = master_auth(creds, settings)
+    if master is not None:
+        return master
+    if creds.session_token:
+        found = await sessions(creds.session_token) if sessions is not None else None
+        if found is None:
+            raise ParseError(ErrorCode.INVALID_SESSION_TOKEN, "Invalid session token")
+        return found
+    return Auth(installation_id=creds.installation_id)
+

@@ -1,0 +1,94 @@
+"""Settings: one field = one CLI flag = one environment variable = one README entry."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+
+def _opt(env: str, help: str, default: Any, **kw: Any) -> Any:
+    return field(default=default, metadata={"env": env, "help": help, **kw})
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    app_id: str = _opt("PARSE_SERVER_APPLICATION_ID", "Application id clients must send.", "sleeplab")
+    master_key: str = _opt(
+        "PARSE_SERVER_MASTER_KEY", "Master key (bypasses every permission). Generated and printed once if unset.", ""
+    )
+    database_uri: str = _opt(
+        "PARSE_SERVER_DATABASE_URI", "mongodb://host/db for MongoDB; unset runs on an in-memory store.", ""
+    )
+    mount_path: str = _opt("PARSE_SERVER_MOUNT_PATH", "Path the API is served under.", "/parse")
+    cloud: str = _opt("PARSE_SERVER_CLOUD", "Hook module path or directory (e.g. hooks/).", "")
+    host: str = _opt("PARSE_SERVER_HOST", "Interface to listen on.", "127.0.0.1")
+    port: int = _opt("PORT", "Port to listen on.", 1337)
+    schema_path: str = _opt("SLEEPLAB_SCHEMA", "Schema file imported at start.", "schema/sleeplab.json")
+    server_url: str = _opt("PARSE_SERVER_URL", "Public URL of the API (file urls, Location headers).", "")
+    allow_client_class_creation: bool = _opt(
+        "PARSE_SERVER_ALLOW_CLIENT_CLASS_CREATION", "Let clients create classes by writing to them.", False
+    )
+    default_limit: int = _opt("PARSE_SERVER_DEFAULT_LIMIT", "Rows a find returns without a limit.", 100)
+    max_limit: int = _opt("PARSE_SERVER_MAX_LIMIT", "Largest limit honoured (larger ones are clamped).", 10000)
+    batch_limit: int = _opt("PARSE_SERVER_BATCH_REQUEST_LIMIT", "Most sub-requests one /batch may carry.", 50)
+    master_key_ips: tuple[str, ...] = _opt(
+        "PARSE_SERVER_MASTER_KEY_IPS", "Comma-separated IPs/CIDRs the master key is honoured from.",
+        ("127.0.0.1", "::1"),
+    )
+    javascript_key: str = _opt("PARSE_SERVER_JAVASCRIPT_KEY", "If set, JS clients must send it.", "")
+    rest_api_key: str = _opt("PARSE_SERVER_REST_API_KEY", "If set, REST clients must send it.", "")
+    client_key: str = _opt("PARSE_SERVER_CLIENT_KEY", "If set, iOS/Android clients must send it.", "")
+    dotnet_key: str = _opt("PARSE_SERVER_DOT_NET_KEY", "If set, .NET clients must send it.", "")
+    allow_origin: tuple[str, ...] = _opt("PARSE_SERVER_ALLOW_ORIGIN", "Comma-separated CORS origins.", ("*",))
+    max_body_bytes: int = _opt("SLEEPLAB_MAX_BODY_BYTES", "Largest request body accepted.", 20 * 1024 * 1024)
+
+    def with_overrides(self, values: Mapping[str, Any]) -> Settings:
+        return replace(self, **{k: v for k, v in values.items() if v is not None})
+
+    @property
+    def client_keys(self) -> tuple[str, ...]:
+        return tuple(k for k in (self.javascript_key, self.rest_api_key, self.client_key, self.dotnet_key) if k)
+
+    def public_url(self) -> str:
+        if self.server_url:
+            return self.server_url.rstrip("/")
+        return f"http://{self.host}:{self.port}{self.mount_path}"
+
+
+def _coerce(raw: str, kind: Any) -> Any:
+    if kind in (bool, "bool"):
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    if kind in (int, "int"):
+        return int(raw)
+    if kind in (tuple[str, ...], "tuple[str, ...]"):
+        return tuple(p.strip() for p in raw.split(",") if p.strip())
+    return raw
+
+
+def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        env = f.metadata["env"]
+        if env in environ:
+            values[f.name] = _coerce(environ[env], f.type)
+    return Settings(**values)
+
+
+def coerce_option(name: str, raw: str) -> Any:
+    kind = next(f.type for f in fields(Settings) if f.name == name)
+    return _coerce(raw, kind)
+
+
+def ensure_master_key(settings: Settings) -> tuple[Settings, bool]:
+    """Never run with a fixed default master key: generate one when none is configured."""
+    if settings.master_key:
+        return settings, False
+    return replace(settings, master_key=secrets.token_urlsafe(32)), True
+
+
+def option_fields() -> Sequence[Any]:
+    return fields(Settings)

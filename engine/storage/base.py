@@ -1,0 +1,114 @@
+"""The storage contract: what every adapter stores and answers, in typed values (no wire JSON)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any, Protocol
+
+from engine.query.options import FindOptions
+from engine.query.where import Path, Where
+from engine.schema.model import ClassDef
+from engine.wire import ACL, Value
+
+
+@dataclass(frozen=True, slots=True)
+class StoredObject:
+    """One object as stored. ``fields`` holds user columns (never relations, never builtins);
+    ``internal`` holds server-owned ``_`` columns such as ``_hashed_password``."""
+
+    class_name: str
+    object_id: str
+    created_at: datetime
+    updated_at: datetime
+    acl: ACL | None = None
+    fields: Mapping[str, Value] = field(default_factory=lambda: MappingProxyType({}))
+    internal: Mapping[str, Value] = field(default_factory=lambda: MappingProxyType({}))
+
+    def with_fields(self, fields: Mapping[str, Value]) -> StoredObject:
+        return replace(self, fields=MappingProxyType(dict(fields)))
+
+
+# ---- update operations: one per changed key path; applied atomically by the adapter ----
+
+@dataclass(frozen=True, slots=True)
+class SetValue:
+    value: Value
+
+
+@dataclass(frozen=True, slots=True)
+class Unset:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Increment:
+    amount: float | int
+
+
+@dataclass(frozen=True, slots=True)
+class AddItems:
+    items: tuple[Value, ...]
+    unique: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveItems:
+    items: tuple[Value, ...]
+
+
+FieldOp = SetValue | Unset | Increment | AddItems | RemoveItems
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """``ops`` address user fields by path (``("meta", "count")``); ``acl`` of None keeps the ACL,
+    ``clear_acl`` removes it; ``internal`` sets (or, with None, removes) server-owned columns."""
+
+    updated_at: datetime
+    ops: tuple[tuple[Path, FieldOp], ...] = ()
+    acl: ACL | None = None
+    clear_acl: bool = False
+    internal: Mapping[str, Value] = field(default_factory=lambda: MappingProxyType({}))
+
+
+class StorageAdapter(Protocol):
+    """Every adapter answers the same requests the same way; tests/storage/test_contract.py proves it.
+
+    Where trees reaching an adapter never contain subquery nodes (RelatedTo, InQuery, Select): the read
+    pipeline resolves those first. Paths ``objectId``/``createdAt``/``updatedAt`` and ``_rperm``/``_wperm``
+    address the builtin columns. Unique-index violations raise ParseError(137)."""
+
+    async def open(self) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+    async def load_schemas(self) -> list[ClassDef]: ...
+
+    async def save_schema(self, cls: ClassDef) -> None: ...
+
+    async def drop_class(self, cls: ClassDef) -> None: ...
+
+    async def create(self, cls: ClassDef, obj: StoredObject) -> None: ...
+
+    async def find(self, cls: ClassDef, where: Where, opts: FindOptions) -> list[StoredObject]: ...
+
+    async def count(self, cls: ClassDef, where: Where) -> int: ...
+
+    async def update(self, cls: ClassDef, where: Where, changes: Changes) -> StoredObject | None: ...
+
+    async def delete(self, cls: ClassDef, where: Where) -> int: ...
+
+    async def add_relation(self, cls: ClassDef, key: str, owning_id: str, related_ids: Sequence[str]) -> None: ...
+
+    async def remove_relation(self, cls: ClassDef, key: str, owning_id: str, related_ids: Sequence[str]) -> None: ...
+
+    async def related_ids(self, cls: ClassDef, key: str, owning_ids: Sequence[str]) -> list[str]: ...
+
+    async def owning_ids(self, cls: ClassDef, key: str, related_ids: Sequence[str]) -> list[str]: ...
+
+
+def freeze(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType(dict(data))

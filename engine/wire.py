@@ -1,0 +1,253 @@
+"""Parse JSON on the wire ⇄ Python values: Date, Pointer, File, Bytes, GeoPoint, Polygon, Relation; objectIds."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import re
+import secrets
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from engine.errors import ErrorCode, ParseError
+
+_ID_ALPHABET = string.ascii_letters + string.digits
+
+
+@dataclass(frozen=True, slots=True)
+class Pointer:
+    class_name: str
+    object_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class GeoPoint:
+    latitude: float
+    longitude: float
+
+
+@dataclass(frozen=True, slots=True)
+class File:
+    name: str
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Bytes:
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Polygon:
+    """Points as (latitude, longitude) pairs, the order Parse uses on the wire."""
+
+    coordinates: tuple[tuple[float, float], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RelationRef:
+    class_name: str
+
+
+Value = Any  # str | float | int | bool | None | datetime | Pointer | GeoPoint | File | Bytes | Polygon | list | dict
+
+
+def new_object_id(size: int = 10) -> str:
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(size))
+
+
+def now() -> datetime:
+    # Parse keeps millisecond precision; truncating here keeps stored and echoed values identical.
+    t = datetime.now(UTC)
+    return t.replace(microsecond=t.microsecond // 1000 * 1000)
+
+
+def format_date(value: datetime) -> str:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def parse_date(text: object) -> datetime:
+    if not isinstance(text, str) or len(text) > 64:
+        raise ParseError(ErrorCode.INCORRECT_TYPE, "invalid date")
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+    except ValueError as exc:
+        raise ParseError(ErrorCode.INCORRECT_TYPE, f"invalid date: {text}") from exc
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def _finite(value: object, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ParseError(ErrorCode.INVALID_JSON, f"invalid {what}")
+    return float(value)
+
+
+def decode_geopoint(data: Mapping[str, Any]) -> GeoPoint:
+    lat = _finite(data.get("latitude"), "GeoPoint latitude")
+    lng = _finite(data.get("longitude"), "GeoPoint longitude")
+    if not -90.0 <= lat <= 90.0 or not -180.0 <= lng <= 180.0:
+        raise ParseError(ErrorCode.INVALID_JSON, "GeoPoint out of range")
+    return GeoPoint(lat, lng)
+
+
+def _decode_pointer(data: Mapping[str, Any]) -> Pointer:
+    cls, oid = data.get("className"), data.get("objectId")
+    if not isinstance(cls, str) or not cls or not isinstance(oid, str) or not oid:
+        raise ParseError(ErrorCode.INVALID_POINTER, "invalid pointer")
+    return Pointer(cls, oid)
+
+
+def _decode_typed(data: Mapping[str, Any]) -> Value:
+    kind = data["__type"]
+    if kind == "Pointer":
+        return _decode_pointer(data)
+    if kind == "Date":
+        return parse_date(data.get("iso"))
+    if kind == "GeoPoint":
+        return decode_geopoint(data)
+    if kind == "File":
+        name = data.get("name")
+        if not isinstance(name, str) or not name:
+            raise ParseError(ErrorCode.INVALID_FILE_NAME, "invalid file")
+        url = data.get("url")
+        return File(name, url if isinstance(url, str) else None)
+    if kind == "Bytes":
+        raw = data.get("base64")
+        if not isinstance(raw, str):
+            raise ParseError(ErrorCode.INVALID_JSON, "invalid Bytes")
+        try:
+            return Bytes(base64.b64decode(raw, validate=True))
+        except (binascii.Error, ValueError) as exc:
+            raise ParseError(ErrorCode.INVALID_JSON, "invalid Bytes") from exc
+    if kind == "Polygon":
+        coords = data.get("coordinates")
+        if not isinstance(coords, list) or len(coords) < 3:
+            raise ParseError(ErrorCode.INVALID_JSON, "Polygon must have at least 3 points")
+        points: list[tuple[float, float]] = []
+        for c in coords:
+            if isinstance(c, Mapping) and c.get("__type") == "GeoPoint":
+                g = decode_geopoint(c)
+                points.append((g.latitude, g.longitude))
+            elif isinstance(c, list) and len(c) == 2:
+                points.append((_finite(c[0], "Polygon"), _finite(c[1], "Polygon")))
+            else:
+                raise ParseError(ErrorCode.INVALID_JSON, "invalid Polygon")
+        return Polygon(tuple(points))
+    if kind == "Relation":
+        cls = data.get("className")
+        if not isinstance(cls, str):
+            raise ParseError(ErrorCode.INVALID_JSON, "invalid Relation")
+        return RelationRef(cls)
+    if kind == "Object":
+        # A full object sent back by the SDK (e.g. an included pointer) is stored as a pointer.
+        return _decode_pointer(data)
+    raise ParseError(ErrorCode.INCORRECT_TYPE, f"invalid type: {kind}")
+
+
+def decode(value: object) -> Value:
+    """Decode a Parse JSON value (never an ``__op``) into a Python value."""
+    if isinstance(value, Mapping):
+        if "__type" in value:
+            return _decode_typed(value)
+        return {k: decode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [decode(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ParseError(ErrorCode.INVALID_JSON, "invalid number")
+    return value
+
+
+def encode(value: Value, file_url: Any = None) -> object:
+    """Encode a Python value to Parse JSON; ``file_url(name)`` computes File urls."""
+    if isinstance(value, datetime):
+        return {"__type": "Date", "iso": format_date(value)}
+    if isinstance(value, Pointer):
+        return {"__type": "Pointer", "className": value.class_name, "objectId": value.object_id}
+    if isinstance(value, GeoPoint):
+        return {"__type": "GeoPoint", "latitude": value.latitude, "longitude": value.longitude}
+    if isinstance(value, File):
+        url = file_url(value.name) if file_url is not None else value.url
+        out: dict[str, object] = {"__type": "File", "name": value.name}
+        if url:
+            out["url"] = url
+        return out
+    if isinstance(value, Bytes):
+        return {"__type": "Bytes", "base64": base64.b64encode(value.data).decode("ascii")}
+    if isinstance(value, Polygon):
+        return {"__type": "Polygon", "coordinates": [list(p) for p in value.coordinates]}
+    if isinstance(value, RelationRef):
+        return {"__type": "Relation", "className": value.class_name}
+    if isinstance(value, Mapping):
+        return {k: encode(v, file_url) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [encode(v, file_url) for v in value]
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class ACL:
+    """Who may read and write one object: ``*``, user ids and ``role:Name`` entries."""
+
+    read: frozenset[str] = frozenset()
+    write: frozenset[str] = frozenset()
+
+    def to_json(self) -> dict[str, dict[str, bool]]:
+        out: dict[str, dict[str, bool]] = {}
+        for key in sorted(self.read | self.write):
+            entry: dict[str, bool] = {}
+            if key in self.read:
+                entry["read"] = True
+            if key in self.write:
+                entry["write"] = True
+            out[key] = entry
+        return out
+
+
+_ROLE_NAME_RE = re.compile(r"^[A-Za-z0-9_\- ]+$")
+
+
+def decode_acl(data: object) -> ACL:
+    if not isinstance(data, Mapping):
+        raise ParseError(ErrorCode.INVALID_ACL, "ACL must be an object")
+    read: set[str] = set()
+    write: set[str] = set()
+    for key, perms in data.items():
+        if not isinstance(key, str) or not key or len(key) > 256:
+            raise ParseError(ErrorCode.INVALID_ACL, "invalid ACL key")
+        if key.startswith("role:") and not _ROLE_NAME_RE.match(key[5:]):
+            raise ParseError(ErrorCode.INVALID_ACL, f"invalid ACL role: {key}")
+        if not isinstance(perms, Mapping):
+            raise ParseError(ErrorCode.INVALID_ACL, "invalid ACL entry")
+        for perm, allowed in perms.items():
+            if perm not in ("read", "write") or not isinstance(allowed, bool):
+                raise ParseError(ErrorCode.INVALID_ACL, f"invalid permission type: {perm}")
+            if allowed:
+                (read if perm == "read" else write).add(key)
+    return ACL(frozenset(read), frozenset(write))
+
+
+PROHIBITED_KEYS = frozenset({"__proto__", "constructor", "prototype", "_bsontype"})
+MAX_NESTING = 64
+
+
+def check_denylist(value: object, depth: int = 0) -> None:
+    """Refuse keys that poison JS/driver runtimes (Parse's requestKeywordDenylist), at any depth."""
+    if depth > MAX_NESTING:
+        raise ParseError(ErrorCode.INVALID_JSON, "request data is too deeply nested")
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if isinstance(key, str) and (key in PROHIBITED_KEYS or any(p in key.split(".") for p in PROHIBITED_KEYS)):
+                raise ParseError(ErrorCode.INVALID_KEY_NAME, f'Prohibited keyword in request data: {{"key":"{key}"}}.')
+            check_denylist(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            check_denylist(item, depth + 1)

@@ -1,0 +1,69 @@
+"""Each test gets its own app on a fresh in-memory store, driven in-process through httpx's ASGI transport."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from engine.app import create_app
+from engine.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+APP_ID = "testapp"
+MASTER = "test-master-key"
+
+
+def make_settings(**overrides: Any) -> Settings:
+    base = Settings(app_id=APP_ID, master_key=MASTER, schema_path=str(ROOT / "schema" / "sleeplab.json"),
+                    server_url="http://testserver/parse")
+    return base.with_overrides(overrides)
+
+
+class Api:
+    """A Parse REST client bound to one in-process app."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    def headers(self, master: bool = False, **extra: str) -> dict[str, str]:
+        h = {"X-Parse-Application-Id": APP_ID, "Content-Type": "application/json"}
+        if master:
+            h["X-Parse-Master-Key"] = MASTER
+        h.update(extra)
+        return h
+
+    async def request(self, method: str, path: str, body: Any = None, *, master: bool = False,
+                      params: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> httpx.Response:
+        h = self.headers(master) if headers is None else headers
+        return await self.client.request(method, "/parse" + path, json=body, params=params, headers=h)
+
+    async def post(self, path: str, body: Any = None, **kw: Any) -> httpx.Response:
+        return await self.request("POST", path, body, **kw)
+
+    async def get(self, path: str, **kw: Any) -> httpx.Response:
+        return await self.request("GET", path, **kw)
+
+    async def put(self, path: str, body: Any = None, **kw: Any) -> httpx.Response:
+        return await self.request("PUT", path, body, **kw)
+
+    async def delete(self, path: str, **kw: Any) -> httpx.Response:
+        return await self.request("DELETE", path, **kw)
+
+
+async def start_app(settings: Settings, storage: Any = None) -> tuple[Any, httpx.AsyncClient]:
+    app = create_app(settings, storage)
+    await app.state.engine.start()
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 12345))
+    return app, httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[Api]:
+    app, client = await start_app(make_settings())
+    async with client:
+        yield Api(client)
+    await app.state.engine.stop()
