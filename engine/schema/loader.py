@@ -92,15 +92,14 @@ def parse_schema_document(data: Any, source: str = "<schema>") -> list[ClassDef]
     for i, entry in enumerate(_entries(data)):
         key = "classes" if isinstance(data, Mapping) and "classes" in data else "results"
         where = f"$[{i}]" if isinstance(data, list) else f"$.{key}[{i}]"
+        name = entry["className"]
+        if name in seen:
+            problems.append(f"{where}.className: class {name} is declared twice")
+        seen.add(name)
         try:
-            cls = class_from_json(entry)
+            classes.append(class_from_json(entry))
         except ParseError as exc:
             problems.append(f"{where}: {exc.message}")
-            continue
-        if cls.name in seen:
-            problems.append(f"{where}.className: class {cls.name} is declared twice")
-        seen.add(cls.name)
-        classes.append(cls)
     if problems:
         raise SchemaFileError(source, problems)
     return classes

@@ -20,7 +20,7 @@ from engine.wire import check_denylist, decode, encode
 
 CLP_OPERATIONS = ("find", "count", "get", "create", "update", "delete", "addField")
 CLP_KEYS = frozenset({*CLP_OPERATIONS, "readUserFields", "writeUserFields", "protectedFields", "ACL"})
-_TYPES = {t.value: t for t in FieldType if t is not FieldType.ACL}
+_TYPES = {t.value: t for t in FieldType}
 
 
 def field_from_json(class_name: str, name: str, spec: object) -> FieldDef:
@@ -29,7 +29,7 @@ def field_from_json(class_name: str, name: str, spec: object) -> FieldDef:
     if not isinstance(spec, Mapping) or not isinstance(spec.get("type"), str):
         raise ParseError(ErrorCode.INVALID_JSON, f"invalid field type for {class_name}.{name}")
     kind = _TYPES.get(spec["type"])
-    if kind is None:
+    if kind is None or (kind is FieldType.ACL and name != "ACL"):
         raise ParseError(ErrorCode.INCORRECT_TYPE, f"invalid field type: {spec['type']}")
     target = spec.get("targetClass")
     if kind in (FieldType.POINTER, FieldType.RELATION):
