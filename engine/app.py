@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from engine.cloud.loader import load_hook_modules
 from engine.http.cors import CORSMiddleware
 from engine.http.edge import handle
 from engine.pipeline.context import Services
@@ -42,6 +43,7 @@ class Engine:
         return load_schema_file(Path(self.settings.schema_path))
 
     async def start(self) -> list[str]:
+        load_hook_modules(self.settings.cloud)
         await self.storage.open()
         await self.schemas.load()
         changes = await self.schemas.provision(self.declared_classes())

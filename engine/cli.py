@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import traceback
 from collections.abc import Sequence
 from dataclasses import fields
 
+from engine.cloud.loader import HookImportError, load_hook_modules
 from engine.schema.loader import SchemaFileError, load_schema_file
 from engine.settings import Settings, coerce_option, ensure_master_key, settings_from_env
 from engine.storage.registry import UnsupportedDatabase, is_persistent
@@ -57,6 +59,13 @@ def serve(settings: Settings) -> int:
     from engine.app import create_app
 
     if settings.schema_path and not _check_schema(settings.schema_path):
+        return 2
+    try:
+        load_hook_modules(settings.cloud)
+    except HookImportError as exc:
+        # The module's own traceback, so the author sees the line that failed.
+        traceback.print_exception(exc.__cause__ or exc, file=sys.stderr)
+        print(str(exc), file=sys.stderr)
         return 2
     settings, generated = ensure_master_key(settings)
     if generated:
