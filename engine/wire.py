@@ -141,6 +141,10 @@ def _decode_typed(data: Mapping[str, Any]) -> Value:
                 points.append((_finite(c[0], "Polygon"), _finite(c[1], "Polygon")))
             else:
                 raise ParseError(ErrorCode.INVALID_JSON, "invalid Polygon")
+        if points[0] != points[-1]:
+            points.append(points[0])  # Parse stores (and returns) the ring closed
+        if len(set(points)) < 3:
+            raise ParseError(ErrorCode.INVALID_JSON, "Polygon must have at least 3 distinct points")
         return Polygon(tuple(points))
     if kind == "Relation":
         cls = data.get("className")
