@@ -198,7 +198,16 @@ def plan_write(cls: ClassDef, body: Mapping[str, Any], *, is_create: bool) -> Wr
             acl = decode_acl(value)
             continue
         planner.key(raw, value)
+    _check_disjoint(planner.ops)
     return WritePlan(tuple(planner.ops), tuple(planner.relations), acl, acl_given, dict(planner.new_fields))
+
+
+def _check_disjoint(ops: list[tuple[Path, FieldOp]]) -> None:
+    """`{"meta": {...}, "meta.n": op}` is ambiguous; stores disagree on it, so refuse it up front."""
+    paths = sorted(path for path, _ in ops)
+    for a, b in zip(paths, paths[1:], strict=False):
+        if b[: len(a)] == a:
+            raise ParseError(ErrorCode.INVALID_JSON, f"conflicting updates to {'.'.join(a)} and {'.'.join(b)}")
 
 
 def check_required(cls: ClassDef, fields: Mapping[str, Value]) -> None:

@@ -61,7 +61,8 @@ async def test_bad_create_is_refused_and_writes_nothing(api: Api, cls: str, body
 async def test_bad_update_keeps_the_object(api: Api) -> None:
     oid = (await api.post("/classes/SleepStudy", STUDY)).json()["objectId"]
     for body, code in (({"results": 5}, 111), ({"status": {"__op": "Delete"}}, 142), ({"a.b": 1}, 105),
-                       ({"results": "x", "obj.constructor.prototype.dummy": {"__op": "Increment", "amount": 1}}, 105)):
+                       ({"results": "x", "obj.constructor.prototype.dummy": {"__op": "Increment", "amount": 1}}, 105),
+                       ({"attachments": [], "attachments.x": 1}, 105)):
         r = await api.put(f"/classes/SleepStudy/{oid}", body)
         assert r.status_code == 400 and r.json()["code"] == code, r.text
     got = (await api.get(f"/classes/SleepStudy/{oid}")).json()
@@ -157,3 +158,11 @@ async def test_garbage_values_never_500(api: Api, value: Any) -> None:
             assert "Traceback" not in r.text and MASTER not in r.text
             if r.status_code >= 400:
                 assert set(r.json()) == {"code", "error"}
+
+
+async def test_conflicting_paths_in_one_update_are_refused(api: Api) -> None:
+    await api.post("/schemas/Thing", {"className": "Thing", "fields": {"meta": {"type": "Object"}}}, master=True)
+    oid = (await api.post("/classes/Thing", {"meta": {"n": 1}}, master=True)).json()["objectId"]
+    r = await api.put(f"/classes/Thing/{oid}", {"meta": {"n": 5}, "meta.n": {"__op": "Increment", "amount": 1}})
+    assert r.status_code == 400 and r.json()["code"] == 107
+    assert (await api.get(f"/classes/Thing/{oid}")).json()["meta"] == {"n": 1}
