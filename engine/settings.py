@@ -44,6 +44,47 @@ class Settings:
     dotnet_key: str = _opt("PARSE_SERVER_DOT_NET_KEY", "If set, .NET clients must send it.", "")
     allow_origin: tuple[str, ...] = _opt("PARSE_SERVER_ALLOW_ORIGIN", "Comma-separated CORS origins.", ("*",))
     max_body_bytes: int = _opt("SLEEPLAB_MAX_BODY_BYTES", "Largest request body accepted.", 20 * 1024 * 1024)
+    session_length: int = _opt("PARSE_SERVER_SESSION_LENGTH", "Seconds a session lives.", 31536000)
+    enforce_private_users: bool = _opt(
+        "PARSE_SERVER_ENFORCE_PRIVATE_USERS", "New users get no public read access.", True
+    )
+    enable_anonymous_users: bool = _opt("PARSE_SERVER_ENABLE_ANON_USERS", "Allow the anonymous auth provider.", True)
+    verify_user_emails: bool = _opt("PARSE_SERVER_VERIFY_USER_EMAILS", "Send a verification email on sign-up.", False)
+    prevent_login_with_unverified_email: bool = _opt(
+        "PARSE_SERVER_PREVENT_LOGIN_WITH_UNVERIFIED_EMAIL", "Refuse log-in until the email is verified.", False
+    )
+    email_verify_token_validity: int = _opt(
+        "PARSE_SERVER_EMAIL_VERIFY_TOKEN_VALIDITY_DURATION", "Seconds an email verification link stays valid.", 86400
+    )
+    reset_token_validity: int = _opt(
+        "PARSE_SERVER_PASSWORD_POLICY_RESET_TOKEN_VALIDITY_DURATION", "Seconds a password reset link stays valid.",
+        3600,
+    )
+    password_pattern: str = _opt(
+        "PARSE_SERVER_PASSWORD_POLICY_VALIDATOR_PATTERN", "Regex every new password must match.", ""
+    )
+    password_min_length: int = _opt("SLEEPLAB_PASSWORD_MIN_LENGTH", "Shortest password accepted.", 0)
+    password_do_not_allow_username: bool = _opt(
+        "PARSE_SERVER_PASSWORD_POLICY_DO_NOT_ALLOW_USERNAME", "Refuse passwords that contain the username.", False
+    )
+    account_lockout_threshold: int = _opt(
+        "PARSE_SERVER_ACCOUNT_LOCKOUT_THRESHOLD", "Failed log-ins that lock an account (0 = never).", 0
+    )
+    account_lockout_duration: int = _opt(
+        "PARSE_SERVER_ACCOUNT_LOCKOUT_DURATION", "Minutes an account stays locked.", 5
+    )
+    public_server_url: str = _opt(
+        "PARSE_PUBLIC_SERVER_URL", "URL used in email links (defaults to the server URL).", ""
+    )
+    app_name: str = _opt("PARSE_SERVER_APP_NAME", "App name used in emails.", "Sleep Lab")
+    mail_adapter: str = _opt(
+        "SLEEPLAB_MAIL_ADAPTER", "module:Class of the mail adapter; the default writes mails to the log.", ""
+    )
+    oidc_issuer: str = _opt("SLEEPLAB_OIDC_ISSUER", "Issuer (iss) accepted for OpenID-Connect ID tokens.", "")
+    oidc_audience: str = _opt("SLEEPLAB_OIDC_AUDIENCE", "Audience (aud) accepted for OpenID-Connect ID tokens.", "")
+    oidc_keys: str = _opt(
+        "SLEEPLAB_OIDC_KEYS", "JWKS JSON (inline or a file path) or a PEM public key that signs the ID tokens.", ""
+    )
 
     def with_overrides(self, values: Mapping[str, Any]) -> Settings:
         return replace(self, **{k: v for k, v in values.items() if v is not None})
@@ -51,6 +92,9 @@ class Settings:
     @property
     def client_keys(self) -> tuple[str, ...]:
         return tuple(k for k in (self.javascript_key, self.rest_api_key, self.client_key, self.dotnet_key) if k)
+
+    def links_url(self) -> str:
+        return (self.public_server_url or self.public_url()).rstrip("/")
 
     def public_url(self) -> str:
         if self.server_url:

@@ -53,6 +53,15 @@ class Api:
     async def delete(self, path: str, **kw: Any) -> httpx.Response:
         return await self.request("DELETE", path, **kw)
 
+    def as_user(self, token: str, **extra: str) -> dict[str, str]:
+        return self.headers(**{"X-Parse-Session-Token": token, **extra})
+
+    async def signup(self, username: str, password: str = "pw-123456", **fields: Any) -> tuple[str, str]:
+        """Sign a user up; returns (objectId, sessionToken)."""
+        r = await self.post("/users", {"username": username, "password": password, **fields})
+        assert r.status_code == 201, r.text
+        return r.json()["objectId"], r.json()["sessionToken"]
+
 
 async def start_app(settings: Settings, storage: Any = None) -> tuple[Any, httpx.AsyncClient]:
     app = create_app(settings, storage)
@@ -67,3 +76,19 @@ async def api() -> AsyncIterator[Api]:
     async with client:
         yield Api(client)
     await app.state.engine.stop()
+
+
+@pytest.fixture
+async def app_factory() -> AsyncIterator[Any]:
+    """Start apps with custom settings; each is stopped at the end of the test."""
+    started: list[tuple[Any, httpx.AsyncClient]] = []
+
+    async def make(**overrides: Any) -> tuple[Any, Api]:
+        app, client = await start_app(make_settings(**overrides))
+        started.append((app, client))
+        return app, Api(client)
+
+    yield make
+    for app, client in started:
+        await client.aclose()
+        await app.state.engine.stop()

@@ -30,9 +30,14 @@ class ApiCall:
 
 @dataclass(frozen=True, slots=True)
 class ApiResult:
-    body: Any
+    body: Any  # JSON, or text when media_type is not JSON (the email pages)
     status: int = 200
     headers: Mapping[str, str] = field(default_factory=dict)
+    media_type: str = "application/json"
+
+
+def redirect(location: str) -> ApiResult:
+    return ApiResult("", status=302, headers={"Location": location}, media_type="text/plain")
 
 
 Handler = Callable[[ApiCall], Awaitable[ApiResult]]

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from engine.errors import ErrorCode, ParseError
+from engine.http import sessions, users
 from engine.http.call import ApiCall, ApiResult, body_object
 from engine.pipeline.read import run_find, run_get
 from engine.pipeline.write import run_create, run_delete, run_update
 from engine.query.options import find_options
-
-# Users and sessions carry secrets (password hashes, tokens) that only their own routes may write.
-SERVER_MANAGED = frozenset({"_User", "_Session"})
 
 
 def _options(call: ApiCall, single: bool = False):  # type: ignore[no-untyped-def]
@@ -33,14 +30,13 @@ async def get(call: ApiCall) -> ApiResult:
     return ApiResult(await run_get(call.services, call.auth, call.params["class_name"], call.params["object_id"], opts))
 
 
-def _guard(call: ApiCall, class_name: str) -> None:
-    if class_name in SERVER_MANAGED:
-        raise ParseError(ErrorCode.OPERATION_FORBIDDEN, "Permission denied")
-
-
 async def create(call: ApiCall) -> ApiResult:
     class_name = call.params["class_name"]
-    _guard(call, class_name)
+    # Users and sessions carry secrets (password hashes, tokens): only their own logic writes them.
+    if class_name == "_User":
+        return await users.signup(call)
+    if class_name == "_Session":
+        return await sessions.create(call)
     created = await run_create(call.services, call.auth, class_name, body_object(call))
     location = f"{call.services.settings.public_url()}/classes/{class_name}/{created.object_id}"
     return ApiResult(created.body, status=201, headers={"Location": location})
@@ -48,13 +44,15 @@ async def create(call: ApiCall) -> ApiResult:
 
 async def update(call: ApiCall) -> ApiResult:
     class_name = call.params["class_name"]
-    _guard(call, class_name)
+    if class_name == "_User":
+        return await users.update(call)
     body = await run_update(call.services, call.auth, class_name, call.params["object_id"], body_object(call))
     return ApiResult(body)
 
 
 async def delete(call: ApiCall) -> ApiResult:
     class_name = call.params["class_name"]
-    _guard(call, class_name)
+    if class_name == "_User":
+        return await users.delete(call)
     await run_delete(call.services, call.auth, class_name, call.params["object_id"])
     return ApiResult({})

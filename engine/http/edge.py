@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -16,7 +17,8 @@ from engine.http.call import ApiCall
 from engine.http.responses import ParseJSONResponse, error_response
 from engine.http.routes import dispatch
 from engine.pipeline.context import Services
-from engine.security.auth import Credentials, check_app, resolve_auth
+from engine.pipeline.sessions import lookup_session
+from engine.security.auth import Auth, Credentials, check_app, resolve_auth
 from engine.wire import check_denylist
 
 log = logging.getLogger("engine.http")
@@ -27,6 +29,7 @@ BODY_META = ("_ApplicationId", "_JavaScriptKey", "_ClientKey", "_MasterKey", "_S
              "_ClientVersion", "_context", "_ContentType", "_RevocableSession", "_noBody", "_MaintenanceKey",
              "_method")
 NO_AUTH_PATHS = ("/health",)
+NO_AUTH_PREFIXES = ("/apps/",)  # email-link pages are opened from a mail client, with no Parse headers
 
 
 def _header(request: Request, name: str) -> str | None:
@@ -104,11 +107,18 @@ async def handle(request: Request, services: Services, sub_path: str) -> Respons
             method = override.upper()
         creds = _credentials(request, body)
         path = "/" + sub_path.lstrip("/")
-        if path.rstrip("/").lower() in NO_AUTH_PATHS:
+        lowered = path.rstrip("/").lower()
+        if lowered in NO_AUTH_PATHS or lowered.startswith(NO_AUTH_PREFIXES):
             auth = await resolve_auth(Credentials(), services.settings)
         else:
             check_app(creds, services.settings)
-            auth = await resolve_auth(creds, services.settings)
+            if lowered == "/login":
+                creds = replace(creds, session_token=None)  # Parse ignores a token sent to /login
+
+            async def sessions(token: str) -> Auth | None:
+                return await lookup_session(services, token, creds.installation_id)
+
+            auth = await resolve_auth(creds, services.settings, sessions)
         if method == "GET":
             query = body if body else _query_params(request)
             body = {}
@@ -118,6 +128,9 @@ async def handle(request: Request, services: Services, sub_path: str) -> Respons
         check_denylist(query)
         call = ApiCall(method, path, {}, query, body, auth, creds, services, dict(request.headers))
         result = await dispatch(call)
+        if result.media_type != "application/json":
+            return Response(result.body, status_code=result.status, headers=dict(result.headers),
+                            media_type=result.media_type)
         return ParseJSONResponse(result.body, status_code=result.status, headers=dict(result.headers))
     except (ParseError, HTTPDenied) as exc:
         return error_response(exc)

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, replace
 
 from engine.errors import ErrorCode, HTTPDenied
-from engine.http import batch, classes, misc, schemas
+from engine.http import batch, classes, misc, pages, schemas, sessions, users
 from engine.http.call import ApiCall, ApiResult, Handler
 
 
@@ -27,6 +27,15 @@ async def _batch(call: ApiCall) -> ApiResult:
     return await batch.run_batch(call, dispatch)
 
 
+def _on(class_name: str, handler: Handler) -> Handler:
+    """`/users`, `/roles`, `/sessions` are `/classes/<system class>` under another name."""
+
+    async def aliased(call: ApiCall) -> ApiResult:
+        return await handler(replace(call, params={**call.params, "class_name": class_name}))
+
+    return aliased
+
+
 ROUTES: tuple[RouteSpec, ...] = (
     _r("GET", "/health", misc.health),
     _r("POST", "/health", misc.health),
@@ -37,6 +46,37 @@ ROUTES: tuple[RouteSpec, ...] = (
     _r("PUT", "/classes/{class_name}/{object_id}", classes.update),
     _r("DELETE", "/classes/{class_name}/{object_id}", classes.delete),
     _r("POST", "/batch", _batch),
+    _r("POST", "/users", users.signup),
+    _r("GET", "/users", _on("_User", classes.find)),
+    _r("GET", "/users/me", users.me),
+    _r("GET", "/users/{object_id}", _on("_User", classes.get)),
+    _r("PUT", "/users/{object_id}", users.update),
+    _r("DELETE", "/users/{object_id}", users.delete),
+    _r("GET", "/login", users.login),
+    _r("POST", "/login", users.login),
+    _r("POST", "/logout", users.logout),
+    _r("GET", "/verifyPassword", users.verify_password),
+    _r("POST", "/verifyPassword", users.verify_password),
+    _r("POST", "/requestPasswordReset", users.request_password_reset),
+    _r("POST", "/verificationEmailRequest", users.verification_email_request),
+    _r("POST", "/upgradeToRevocableSession", sessions.upgrade),
+    _r("GET", "/sessions", _on("_Session", classes.find)),
+    _r("POST", "/sessions", sessions.create),
+    _r("GET", "/sessions/me", sessions.me),
+    _r("GET", "/sessions/{object_id}", _on("_Session", classes.get)),
+    _r("PUT", "/sessions/{object_id}", _on("_Session", classes.update)),
+    _r("DELETE", "/sessions/{object_id}", _on("_Session", classes.delete)),
+    _r("GET", "/roles", _on("_Role", classes.find)),
+    _r("POST", "/roles", _on("_Role", classes.create)),
+    _r("GET", "/roles/{object_id}", _on("_Role", classes.get)),
+    _r("PUT", "/roles/{object_id}", _on("_Role", classes.update)),
+    _r("DELETE", "/roles/{object_id}", _on("_Role", classes.delete)),
+    _r("GET", "/apps/choose_password", pages.choose_password),
+    _r("GET", "/apps/{app_id}/verify_email", pages.verify_email),
+    _r("POST", "/apps/{app_id}/resend_verification_email", pages.resend_verification),
+    _r("GET", "/apps/{app_id}/request_password_reset", pages.reset_link),
+    _r("POST", "/apps/{app_id}/request_password_reset", pages.reset_password),
+    _r("GET", "/apps/{page}", pages.static_page),
     _r("GET", "/schemas", schemas.list_all),
     _r("POST", "/schemas", schemas.create),
     _r("GET", "/schemas/{class_name}", schemas.get_one),

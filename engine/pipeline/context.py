@@ -1,10 +1,12 @@
-"""What one app hands every request's journey: settings, storage and the live schema."""
+"""What one app hands every request's journey: settings, storage, the live schema, role cache and mail."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from engine.mail import LogMailAdapter, MailAdapter
 from engine.pipeline.schema_store import SchemaStore
+from engine.security.roles import RoleCache
 from engine.settings import Settings
 from engine.storage.base import StorageAdapter
 
@@ -14,6 +16,8 @@ class Services:
     settings: Settings
     storage: StorageAdapter
     schemas: SchemaStore
+    roles: RoleCache = field(default_factory=RoleCache)
+    mailer: MailAdapter = field(default_factory=LogMailAdapter)
 
     def file_url(self, name: str) -> str:
         return f"{self.settings.public_url()}/files/{self.settings.app_id}/{name}"

@@ -25,4 +25,12 @@ def object_to_json(cls: ClassDef, obj: StoredObject, file_url: Callable[[str], s
     for key, fdef in cls.fields.items():
         if fdef.type is FieldType.RELATION:
             out[key] = {"__type": "Relation", "className": fdef.target_class}
+    if cls.name == "_User":
+        # Parse keeps each provider in `_auth_data_<provider>`; clients see them gathered as `authData`
+        # (engine.security.redact removes it for anyone but the user and the master key).
+        auth_data = {k.removeprefix("_auth_data_"): encode(v) for k, v in obj.internal.items()
+                     if k.startswith("_auth_data_") and v is not None}
+        if auth_data:
+            out["authData"] = auth_data
+        out.pop("password", None)
     return out

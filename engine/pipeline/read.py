@@ -1,8 +1,8 @@
-"""Reads: check the class → parse `where` → resolve subqueries → storage.find(where ∧ read ACL) → include → shape."""
+"""Reads: class → CLP → where (no protected fields) → subqueries → storage(where ∧ CLP ∧ ACL) → include → redact."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -11,27 +11,42 @@ from engine.pipeline.context import Services
 from engine.pipeline.encode import Json, object_to_json
 from engine.query.options import FindOptions
 from engine.query.where import (
+    All,
     And,
     Compare,
+    ContainedBy,
+    Exists,
+    GeoIntersects,
     In,
     InQuery,
     MatchNone,
+    Near,
     Nor,
     Or,
+    Path,
+    Regex,
     RelatedTo,
     Select,
+    Text,
     Where,
+    WithinBox,
+    WithinPolygon,
+    WithinSphere,
     conjoin,
     parse_where,
 )
 from engine.schema.model import ClassDef, FieldType, is_valid_class_name
 from engine.security.acl import read_constraint
 from engine.security.auth import Auth
+from engine.security.clp import Op, Protection, check_class_permission, protected_fields
+from engine.security.redact import redact
 from engine.storage.base import StoredObject
 from engine.wire import Pointer
 
 ALWAYS_KEYS = ("objectId", "createdAt", "updatedAt", "ACL")
 UNLIMITED = FindOptions(limit=None)
+_PATH_NODES = (Compare, In, Regex, All, ContainedBy, Exists, Near, WithinBox, WithinPolygon, WithinSphere,
+               GeoIntersects, Text, InQuery, Select)
 
 
 def readable_class(svc: Services, auth: Auth, class_name: str) -> ClassDef | None:
@@ -44,53 +59,98 @@ def readable_class(svc: Services, auth: Auth, class_name: str) -> ClassDef | Non
     return cls
 
 
-async def resolve(svc: Services, auth: Auth, cls: ClassDef, where: Where) -> Where:
-    """Replace subqueries and relation lookups by plain `$in` constraints the adapters can run."""
+def _paths(where: Where) -> Iterator[Path]:
     if isinstance(where, And | Or | Nor):
-        items = tuple([await resolve(svc, auth, cls, w) for w in where.items])
-        return type(where)(items)
-    if isinstance(where, RelatedTo):
-        owner_cls = svc.schemas.get(where.owner.class_name)
-        fdef = owner_cls.field_def(where.key) if owner_cls else None
-        if owner_cls is None or fdef is None or fdef.type is not FieldType.RELATION:
-            return MatchNone()
-        ids = await svc.storage.related_ids(owner_cls, where.key, [where.owner.object_id])
-        return In(("objectId",), tuple(ids))
-    if isinstance(where, InQuery):
-        sub_cls = svc.schemas.get(where.class_name)
-        rows = await find_stored(svc, auth, sub_cls, where.where, UNLIMITED) if sub_cls else []
-        return In(where.path, tuple(Pointer(where.class_name, r.object_id) for r in rows), negate=where.negate)
-    if isinstance(where, Select):
-        sub_cls = svc.schemas.get(where.class_name)
-        rows = await find_stored(svc, auth, sub_cls, where.where, UNLIMITED) if sub_cls else []
+        for item in where.items:
+            yield from _paths(item)
+    elif isinstance(where, _PATH_NODES):
+        yield where.path
+
+
+def deny_protected(cls: ClassDef, protection: Protection, where: Where, opts: FindOptions | None = None) -> None:
+    """Filtering or sorting on a field the caller cannot read would leak it through the result set."""
+    forbidden = protection.query_forbidden()
+    if not forbidden:
+        return
+    keys = [p[0] for p in _paths(where)]
+    if opts is not None:
+        keys += [k.path[0] for k in opts.order]
+    for key in keys:
+        if key in forbidden:
+            raise ParseError(
+                ErrorCode.OPERATION_FORBIDDEN, f"This user is not allowed to query {key} on class {cls.name}"
+            )
+
+
+class Reader:
+    """One caller's read of one class: the CLP constraint and protected fields are computed once."""
+
+    def __init__(self, svc: Services, auth: Auth, cls: ClassDef, op: Op) -> None:
+        self.svc, self.auth, self.cls = svc, auth, cls
+        self.constraint = check_class_permission(cls, op, auth)
+        self.protection = protected_fields(cls, auth)
+
+    async def resolve(self, where: Where) -> Where:
+        """Replace subqueries and relation lookups by plain `$in` constraints every adapter can run."""
+        if isinstance(where, And | Or | Nor):
+            return type(where)(tuple([await self.resolve(w) for w in where.items]))
+        if isinstance(where, RelatedTo):
+            owner_cls = self.svc.schemas.get(where.owner.class_name)
+            fdef = owner_cls.field_def(where.key) if owner_cls else None
+            if owner_cls is None or fdef is None or fdef.type is not FieldType.RELATION:
+                return MatchNone()
+            ids = await self.svc.storage.related_ids(owner_cls, where.key, [where.owner.object_id])
+            return In(("objectId",), tuple(ids))
+        if isinstance(where, InQuery | Select):
+            return await self._subquery(where)
+        if isinstance(where, Compare | In) and len(where.path) == 1:
+            fdef = self.cls.field_def(where.path[0])
+            if fdef is not None and fdef.type is FieldType.RELATION:
+                return await self._relation_membership(where)
+        return where
+
+    async def _subquery(self, where: InQuery | Select) -> Where:
+        sub_cls = self.svc.schemas.get(where.class_name)
+        if sub_cls is None:
+            rows: list[StoredObject] = []
+        else:
+            # Subqueries run with the caller's own rights on the other class (CLP, protected fields, ACL).
+            sub = Reader(self.svc, self.auth, sub_cls, Op.FIND)
+            if isinstance(where, Select) and where.key in sub.protection.query_forbidden():
+                raise ParseError(ErrorCode.OPERATION_FORBIDDEN,
+                                 f"This user is not allowed to query {where.key} on class {sub_cls.name}")
+            rows = await sub.find(where.where, UNLIMITED)
+        if isinstance(where, InQuery):
+            return In(where.path, tuple(Pointer(where.class_name, r.object_id) for r in rows), negate=where.negate)
         values = tuple(r.fields[where.key] for r in rows if where.key in r.fields)
         return In(where.path, values, negate=where.negate)
-    if isinstance(where, Compare | In) and len(where.path) == 1:
-        fdef = cls.field_def(where.path[0])
-        if fdef is not None and fdef.type is FieldType.RELATION:
-            return await _relation_membership(svc, cls, where)
-    return where
+
+    async def _relation_membership(self, where: Compare | In) -> Where:
+        """`{"likes": ptr}` or `{"likes": {"$in": [ptrs]}}` on a Relation column reads the join table."""
+        values = (where.value,) if isinstance(where, Compare) else where.values
+        ids = [v.object_id for v in values if isinstance(v, Pointer)]
+        owners = tuple(await self.svc.storage.owning_ids(self.cls, where.path[0], ids)) if ids else ()
+        negate = (isinstance(where, Compare) and where.op == "ne") or (isinstance(where, In) and where.negate)
+        return In(("objectId",), owners, negate=negate)
+
+    async def _where(self, where: Where, opts: FindOptions | None) -> Where:
+        deny_protected(self.cls, self.protection, where, opts)
+        resolved = await self.resolve(where)
+        return conjoin(resolved, self.constraint, read_constraint(self.auth))
+
+    async def find(self, where: Where, opts: FindOptions) -> list[StoredObject]:
+        return await self.svc.storage.find(self.cls, await self._where(where, opts), opts)
+
+    async def count(self, where: Where) -> int:
+        return await self.svc.storage.count(self.cls, await self._where(where, None))
+
+    def to_json(self, obj: StoredObject) -> Json:
+        return redact(self.cls.name, object_to_json(self.cls, obj, self.svc.file_url), self.auth, self.protection)
 
 
-async def _relation_membership(svc: Services, cls: ClassDef, where: Compare | In) -> Where:
-    """`{"likes": ptr}` or `{"likes": {"$in": [ptrs]}}` on a Relation column reads the join table."""
-    values = (where.value,) if isinstance(where, Compare) else where.values
-    ids = [v.object_id for v in values if isinstance(v, Pointer)]
-    owners = tuple(await svc.storage.owning_ids(cls, where.path[0], ids)) if ids else ()
-    negate = (isinstance(where, Compare) and where.op == "ne") or (isinstance(where, In) and where.negate)
-    return In(("objectId",), owners, negate=negate)
-
-
-async def find_stored(
-    svc: Services, auth: Auth, cls: ClassDef, where: Where, opts: FindOptions
-) -> list[StoredObject]:
-    resolved = await resolve(svc, auth, cls, where)
-    return await svc.storage.find(cls, conjoin(resolved, read_constraint(auth)), opts)
-
-
-async def count_stored(svc: Services, auth: Auth, cls: ClassDef, where: Where) -> int:
-    resolved = await resolve(svc, auth, cls, where)
-    return await svc.storage.count(cls, conjoin(resolved, read_constraint(auth)))
+async def find_stored(svc: Services, auth: Auth, cls: ClassDef, where: Where, opts: FindOptions) -> list[StoredObject]:
+    """A find with every read rule applied, for code inside the engine that needs stored objects."""
+    return await Reader(svc, auth, cls, Op.FIND).find(where, opts)
 
 
 async def run_find(
@@ -100,11 +160,14 @@ async def run_find(
     where = parse_where(where_json, master=auth.is_master)
     if cls is None:
         return [], (0 if opts.count else None)
-    count = await count_stored(svc, auth, cls, where) if opts.count else None
+    count: int | None = None
+    if opts.count:
+        count = await Reader(svc, auth, cls, Op.COUNT).count(where)
     if opts.limit == 0:
         return [], count
-    rows = await find_stored(svc, auth, cls, where, opts)
-    results = [object_to_json(cls, r, svc.file_url) for r in rows]
+    reader = Reader(svc, auth, cls, Op.FIND)
+    rows = await reader.find(where, opts)
+    results = [reader.to_json(r) for r in rows]
     await _include(svc, auth, cls, results, opts)
     return [_project(r, opts) for r in results], count
 
@@ -113,10 +176,11 @@ async def run_get(svc: Services, auth: Auth, class_name: str, object_id: str, op
     cls = readable_class(svc, auth, class_name)
     if cls is None:
         raise ParseError(ErrorCode.OBJECT_NOT_FOUND, "Object not found.")
-    rows = await find_stored(svc, auth, cls, Compare(("objectId",), "eq", object_id), replace(opts, limit=1, skip=0))
+    reader = Reader(svc, auth, cls, Op.GET)
+    rows = await reader.find(Compare(("objectId",), "eq", object_id), replace(opts, limit=1, skip=0, order=()))
     if not rows:
         raise ParseError(ErrorCode.OBJECT_NOT_FOUND, "Object not found.")
-    results = [object_to_json(cls, rows[0], svc.file_url)]
+    results = [reader.to_json(rows[0])]
     await _include(svc, auth, cls, results, opts)
     return _project(results[0], opts)
 
@@ -139,7 +203,7 @@ def _include_paths(cls: ClassDef, opts: FindOptions) -> list[tuple[str, ...]]:
     return sorted(closed, key=lambda p: (len(p), p))
 
 
-def _pointers_at(node: Any, path: Sequence[str], out: list[dict[str, Any]]) -> None:
+def _pointers_at(node: Any, path: tuple[str, ...], out: list[dict[str, Any]]) -> None:
     if isinstance(node, list):
         for item in node:
             _pointers_at(item, path, out)
@@ -153,6 +217,18 @@ def _pointers_at(node: Any, path: Sequence[str], out: list[dict[str, Any]]) -> N
     _pointers_at(node.get(path[0]), path[1:], out)
 
 
+async def _fetch_included(svc: Services, auth: Auth, class_name: str, ids: set[str]) -> dict[str, Json]:
+    target = svc.schemas.get(class_name)
+    if target is None:
+        return {}
+    try:
+        reader = Reader(svc, auth, target, Op.GET)
+    except ParseError:
+        return {}  # the caller may not read that class: the pointers stay bare
+    rows = await reader.find(In(("objectId",), tuple(sorted(ids))), UNLIMITED)
+    return {r.object_id: {"__type": "Object", "className": class_name, **reader.to_json(r)} for r in rows}
+
+
 async def _include(svc: Services, auth: Auth, cls: ClassDef, results: list[Json], opts: FindOptions) -> None:
     for path in _include_paths(cls, opts):
         found: list[dict[str, Any]] = []
@@ -161,16 +237,8 @@ async def _include(svc: Services, auth: Auth, cls: ClassDef, results: list[Json]
         by_class: dict[str, set[str]] = {}
         for ptr in found:
             by_class.setdefault(ptr["className"], set()).add(ptr["objectId"])
-        fetched: dict[tuple[str, str], Json] = {}
-        for class_name, ids in by_class.items():
-            target = svc.schemas.get(class_name)
-            if target is None:
-                continue
-            rows = await find_stored(svc, auth, target, In(("objectId",), tuple(sorted(ids))), UNLIMITED)
-            for r in rows:
-                fetched[(class_name, r.object_id)] = {
-                    "__type": "Object", "className": class_name, **object_to_json(target, r, svc.file_url)
-                }
+        fetched = {(name, oid): obj for name, ids in by_class.items()
+                   for oid, obj in (await _fetch_included(svc, auth, name, ids)).items()}
         # An unreadable or dangling pointer stays a bare pointer: the caller learns nothing more than it sent.
         for ptr in found:
             full = fetched.get((ptr["className"], ptr["objectId"]))
@@ -209,3 +277,6 @@ def _select(row: Json, tree: dict[str, Any]) -> Json:
         else:
             out[key] = value
     return out
+
+
+

@@ -4,25 +4,41 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from engine.errors import ErrorCode, ParseError
 from engine.pipeline.context import Services
 from engine.pipeline.encode import Json
 from engine.pipeline.plan import WritePlan, check_required, check_required_kept, plan_write
-from engine.query.where import Compare, conjoin
+from engine.pipeline.special import check_system_write
+from engine.query.where import Compare, Where, conjoin
 from engine.schema.model import ClassDef, is_valid_class_name
 from engine.security.acl import write_constraint
 from engine.security.auth import Auth
+from engine.security.clp import Op, check_class_permission, default_acl_entries
 from engine.storage.base import AddItems, Changes, Increment, RemoveItems, SetValue, StoredObject
-from engine.wire import Value, encode, format_date, new_object_id, now
+from engine.wire import ACL, Value, decode_acl, encode, format_date, new_object_id, now
 
 
 @dataclass(frozen=True, slots=True)
 class Created:
     object_id: str
     body: Json
+    stored: StoredObject
+
+
+@dataclass(frozen=True, slots=True)
+class ServerFields:
+    """What only the server sets on a write (a user's password hash, a chosen objectId, a forced ACL)."""
+
+    object_id: str | None = None
+    acl: ACL | None = None
+    internal: Mapping[str, Value] = field(default_factory=dict)
+    fields: Mapping[str, Value] = field(default_factory=dict)  # set after the client's body was checked
+
+
+NO_SERVER_FIELDS = ServerFields()
 
 
 async def writable_class(svc: Services, auth: Auth, class_name: str) -> ClassDef:
@@ -37,10 +53,31 @@ async def writable_class(svc: Services, auth: Auth, class_name: str) -> ClassDef
     raise ParseError(ErrorCode.INVALID_CLASS_NAME, f"Class {class_name} does not exist.")
 
 
-async def _grow_schema(svc: Services, cls: ClassDef, plan: WritePlan) -> ClassDef:
+async def _grow_schema(svc: Services, auth: Auth, cls: ClassDef, plan: WritePlan) -> ClassDef:
     if not plan.new_fields:
         return cls
+    check_class_permission(cls, Op.ADD_FIELD, auth)
     return await svc.schemas.add_fields(cls.name, plan.new_fields)
+
+
+def _default_acl(cls: ClassDef, auth: Auth) -> ACL | None:
+    """The CLP's `ACL` entry, with `currentUser` standing for the creator (dropped when anonymous)."""
+    entries = default_acl_entries(cls)
+    if entries is None:
+        return None
+    resolved = {}
+    for key, perms in entries.items():
+        if key == "currentUser":
+            if auth.user_id:
+                resolved[auth.user_id] = perms
+        else:
+            resolved[key] = perms
+    return decode_acl(resolved)
+
+
+def _after_write(svc: Services, cls: ClassDef) -> None:
+    if cls.name == "_Role":
+        svc.roles.clear()  # memberships may have changed; cached role sets are stale
 
 
 def _set_path(target: dict[str, Any], path: tuple[str, ...], value: Value) -> None:
@@ -70,10 +107,14 @@ def _initial_value(op: Any) -> tuple[bool, Value]:
     return False, None
 
 
-async def run_create(svc: Services, auth: Auth, class_name: str, body: Mapping[str, Any]) -> Created:
+async def run_create(
+    svc: Services, auth: Auth, class_name: str, body: Mapping[str, Any], server: ServerFields = NO_SERVER_FIELDS
+) -> Created:
     cls = await writable_class(svc, auth, class_name)
+    check_class_permission(cls, Op.CREATE, auth)
+    check_system_write(cls.name, body, auth, is_create=True)
     plan = plan_write(cls, body, is_create=True)
-    cls = await _grow_schema(svc, cls, plan)
+    cls = await _grow_schema(svc, auth, cls, plan)
     fields: dict[str, Value] = {}
     echo: Json = {}
     for path, op in plan.ops:
@@ -82,35 +123,48 @@ async def run_create(svc: Services, auth: Auth, class_name: str, body: Mapping[s
             _set_path(fields, path, copy.deepcopy(value))
             if not isinstance(op, SetValue):
                 echo[path[0]] = fields[path[0]]
+    fields.update(server.fields)
     for name, fdef in cls.fields.items():
         if fdef.default is not None and fields.get(name) is None:
             fields[name] = copy.deepcopy(fdef.default)
             echo[name] = fields[name]
     check_required(cls, fields)
     stamp = now()
-    obj = StoredObject(cls.name, new_object_id(), stamp, stamp, plan.acl).with_fields(fields)
+    acl = server.acl if server.acl is not None else plan.acl if plan.acl_given else _default_acl(cls, auth)
+    obj = StoredObject(cls.name, server.object_id or new_object_id(), stamp, stamp, acl,
+                       internal=dict(server.internal)).with_fields(fields)
     await svc.storage.create(cls, obj)
     for rel in plan.relations:
         if rel.add:
             await svc.storage.add_relation(cls, rel.key, obj.object_id, rel.add)
+    _after_write(svc, cls)
     response: Json = {"objectId": obj.object_id, "createdAt": format_date(stamp)}
     response.update({k: encode(v, svc.file_url) for k, v in echo.items()})
-    return Created(obj.object_id, response)
+    return Created(obj.object_id, response, obj)
+
+
+def _target(cls: ClassDef, auth: Auth, op: Op, object_id: str) -> Where:
+    """The one row a write may touch: this id, within the CLP's pointer permissions and the ACL."""
+    return conjoin(Compare(("objectId",), "eq", object_id), check_class_permission(cls, op, auth),
+                   write_constraint(auth))
 
 
 async def run_update(
-    svc: Services, auth: Auth, class_name: str, object_id: str, body: Mapping[str, Any]
+    svc: Services, auth: Auth, class_name: str, object_id: str, body: Mapping[str, Any],
+    server: ServerFields = NO_SERVER_FIELDS,
 ) -> Json:
     cls = svc.schemas.get(class_name)
     if cls is None:
         raise ParseError(ErrorCode.OBJECT_NOT_FOUND, "Object not found.")
+    where = _target(cls, auth, Op.UPDATE, object_id)
+    check_system_write(cls.name, body, auth, is_create=False)
     plan = plan_write(cls, body, is_create=False)
     check_required_kept(cls, plan.ops)
-    cls = await _grow_schema(svc, cls, plan)
-    changes = Changes(
-        updated_at=now(), ops=plan.ops, acl=plan.acl, clear_acl=plan.acl_given and plan.acl is None
-    )
-    where = conjoin(Compare(("objectId",), "eq", object_id), write_constraint(auth))
+    cls = await _grow_schema(svc, auth, cls, plan)
+    acl = server.acl if server.acl is not None else plan.acl
+    ops = plan.ops + tuple(((name,), SetValue(value)) for name, value in server.fields.items())
+    changes = Changes(updated_at=now(), ops=ops, acl=acl, clear_acl=plan.acl_given and acl is None,
+                      internal=dict(server.internal))
     updated = await svc.storage.update(cls, where, changes)
     if updated is None:
         raise ParseError(ErrorCode.OBJECT_NOT_FOUND, "Object not found.")
@@ -119,6 +173,7 @@ async def run_update(
             await svc.storage.add_relation(cls, rel.key, object_id, rel.add)
         if rel.remove:
             await svc.storage.remove_relation(cls, rel.key, object_id, rel.remove)
+    _after_write(svc, cls)
     response: Json = {"updatedAt": format_date(updated.updated_at)}
     for path, op in plan.ops:
         # The SDK merges these server-computed results into its local copy.
@@ -131,9 +186,9 @@ async def run_delete(svc: Services, auth: Auth, class_name: str, object_id: str)
     cls = svc.schemas.get(class_name)
     if cls is None:
         raise ParseError(ErrorCode.OBJECT_NOT_FOUND, "Object not found.")
-    where = conjoin(Compare(("objectId",), "eq", object_id), write_constraint(auth))
-    if await svc.storage.delete(cls, where) == 0:
+    if await svc.storage.delete(cls, _target(cls, auth, Op.DELETE, object_id)) == 0:
         raise ParseError(ErrorCode.OBJECT_NOT_FOUND, "Object not found.")
+    _after_write(svc, cls)
 
 
 

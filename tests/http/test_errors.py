@@ -136,13 +136,6 @@ async def test_client_class_creation_is_off_by_default_and_can_be_enabled(api: A
     await app.state.engine.stop()
 
 
-async def test_users_and_sessions_are_not_writable_through_classes(api: Api) -> None:
-    r = await api.post("/classes/_User", {"username": "x", "password": "plain"})
-    assert r.status_code == 400 and r.json()["code"] == 119
-    r = await api.post("/classes/_User", {"username": "x", "password": "plain"}, master=True)
-    assert r.status_code == 400 and r.json()["code"] == 119
-
-
 GARBAGE: list[Any] = [None, 1, "x", [], {"__op": "Add"}, {"__type": "Pointer"}, {"__type": "Date"},
                       {"__type": "Bytes", "base64": "!!"}, {"__type": "Polygon", "coordinates": [[1]]},
                       {"__type": "File"}, {"__type": "Relation"}, {"__op": "Batch", "ops": [1]},

@@ -1,0 +1,56 @@
+"""/users, /login, /logout, /users/me, /verifyPassword and the email request routes."""
+
+from __future__ import annotations
+
+from engine.http.call import ApiCall, ApiResult, body_object
+from engine.pipeline import email_flows, users
+from engine.pipeline.sessions import revoke_token
+
+
+async def signup(call: ApiCall) -> ApiResult:
+    result = await users.signup(call.services, call.auth, body_object(call))
+    if not result.created:
+        return ApiResult(result.body)
+    location = f"{call.services.settings.public_url()}/users/{result.object_id}"
+    return ApiResult(result.body, status=201, headers={"Location": location})
+
+
+def _params(call: ApiCall) -> dict[str, object]:
+    return {**call.query, **call.body}
+
+
+async def login(call: ApiCall) -> ApiResult:
+    return ApiResult(await users.login(call.services, call.auth, _params(call)))
+
+
+async def verify_password(call: ApiCall) -> ApiResult:
+    return ApiResult(await users.verify_credentials(call.services, _params(call)))
+
+
+async def logout(call: ApiCall) -> ApiResult:
+    if call.auth.session_token:
+        await revoke_token(call.services, call.auth.session_token)
+    return ApiResult({})
+
+
+async def me(call: ApiCall) -> ApiResult:
+    return ApiResult(await users.me(call.services, call.auth))
+
+
+async def update(call: ApiCall) -> ApiResult:
+    return ApiResult(await users.update_user(call.services, call.auth, call.params["object_id"], body_object(call)))
+
+
+async def delete(call: ApiCall) -> ApiResult:
+    await users.delete_user(call.services, call.auth, call.params["object_id"])
+    return ApiResult({})
+
+
+async def request_password_reset(call: ApiCall) -> ApiResult:
+    await email_flows.request_password_reset(call.services, body_object(call).get("email"))
+    return ApiResult({})
+
+
+async def verification_email_request(call: ApiCall) -> ApiResult:
+    await email_flows.request_verification(call.services, body_object(call).get("email"))
+    return ApiResult({})

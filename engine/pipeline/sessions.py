@@ -1,0 +1,86 @@
+"""Revocable sessions (`_Session`): tokens `r:<32 hex>`, expiry, one per (user, installation), revocation."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from engine.errors import ErrorCode, ParseError
+from engine.pipeline.context import Services
+from engine.query.options import FindOptions
+from engine.query.where import Compare, conjoin
+from engine.security.auth import Auth
+from engine.storage.base import StoredObject
+from engine.wire import ACL, Pointer, new_object_id, now
+
+ONE = FindOptions(limit=1)
+ALL = FindOptions(limit=None)
+
+
+def new_token() -> str:
+    return "r:" + secrets.token_hex(16)
+
+
+async def lookup_session_object(svc: Services, token: str) -> StoredObject | None:
+    """The live `_Session` holding this token; 209 when it has expired."""
+    sessions = svc.schemas.require("_Session")
+    rows = await svc.storage.find(sessions, Compare(("sessionToken",), "eq", token), ONE)
+    if not rows:
+        return None
+    expires = rows[0].fields.get("expiresAt")
+    if isinstance(expires, datetime) and expires <= now():
+        raise ParseError(ErrorCode.INVALID_SESSION_TOKEN, "Session token is expired.")
+    return rows[0]
+
+
+async def lookup_session(svc: Services, token: str, installation_id: str | None = None) -> Auth | None:
+    """The Auth a session token stands for; None when unknown, 209 when expired."""
+    session = await lookup_session_object(svc, token)
+    if session is not None:
+        user = session.fields.get("user")
+        if not isinstance(user, Pointer):
+            return None
+        user_id = user.object_id
+    else:
+        # Legacy (pre-revocable) tokens live on the user; /upgradeToRevocableSession converts them.
+        users = svc.schemas.require("_User")
+        legacy = await svc.storage.find(users, Compare(("_session_token",), "eq", token), ONE)
+        if not legacy:
+            return None
+        user_id = legacy[0].object_id
+    roles = await svc.roles.roles_for(svc.storage, svc.schemas.require("_Role"), user_id)
+    return Auth(user_id=user_id, role_names=roles, installation_id=installation_id, session_token=token)
+
+
+async def create_session(
+    svc: Services, user_id: str, *, action: str, provider: str, installation_id: str | None
+) -> StoredObject:
+    """A fresh session; the user's other sessions on the same installation end (Parse's rule)."""
+    sessions = svc.schemas.require("_Session")
+    if installation_id:
+        await svc.storage.delete(sessions, conjoin(Compare(("user",), "eq", Pointer("_User", user_id)),
+                                                   Compare(("installationId",), "eq", installation_id)))
+    stamp = now()
+    fields: dict[str, object] = {
+        "sessionToken": new_token(),
+        "user": Pointer("_User", user_id),
+        "createdWith": {"action": action, "authProvider": provider},
+        "expiresAt": stamp + timedelta(seconds=svc.settings.session_length),
+    }
+    if installation_id:
+        fields["installationId"] = installation_id
+    acl = ACL(frozenset({user_id}), frozenset({user_id}))
+    session = StoredObject("_Session", new_object_id(), stamp, stamp, acl).with_fields(fields)
+    await svc.storage.create(sessions, session)
+    return session
+
+
+async def revoke_token(svc: Services, token: str) -> int:
+    return await svc.storage.delete(svc.schemas.require("_Session"), Compare(("sessionToken",), "eq", token))
+
+
+async def revoke_user_sessions(svc: Services, user_id: str, keep_token: str | None = None) -> int:
+    where = Compare(("user",), "eq", Pointer("_User", user_id))
+    if keep_token:
+        where = conjoin(where, Compare(("sessionToken",), "ne", keep_token))
+    return await svc.storage.delete(svc.schemas.require("_Session"), where)

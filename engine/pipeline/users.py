@@ -1,0 +1,317 @@
+"""Users (`_User`): sign-up, log-in, /users/me, self-only updates, password policy, lockout, authData."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from engine.errors import ErrorCode, ParseError
+from engine.pipeline.authdata import parse_auth_data
+from engine.pipeline.context import Services
+from engine.pipeline.encode import Json, object_to_json
+from engine.pipeline.sessions import create_session, revoke_user_sessions
+from engine.pipeline.write import ServerFields, run_create, run_delete, run_update
+from engine.query.options import FindOptions
+from engine.query.where import Compare, Or, Regex, Where
+from engine.security.auth import Auth
+from engine.security.passwords import hash_password, verify_password
+from engine.storage.base import Changes, StoredObject
+from engine.wire import ACL, decode_acl, new_object_id, now
+
+EMAIL_RE = re.compile(r"^.+@.+$")
+ONE = FindOptions(limit=1)
+INVALID_LOGIN = "Invalid username/password."
+
+
+@dataclass(frozen=True, slots=True)
+class UserResult:
+    body: Json
+    object_id: str
+    created: bool  # 201 for a new user, 200 for an authData log-in of an existing one
+
+
+def _users(svc: Services) -> Any:
+    return svc.schemas.require("_User")
+
+
+async def find_user(svc: Services, where: Where) -> StoredObject | None:
+    rows = await svc.storage.find(_users(svc), where, ONE)
+    return rows[0] if rows else None
+
+
+def _exactly(field: str, value: str) -> Where:
+    # Parse checks uniqueness case-insensitively (and logs in exactly).
+    return Regex((field,), "^" + re.escape(value) + "$", "i")
+
+
+async def _check_unique(svc: Services, body: Mapping[str, Any], self_id: str | None) -> None:
+    for key, code, message in (("username", ErrorCode.USERNAME_TAKEN, "Account already exists for this username."),
+                               ("email", ErrorCode.EMAIL_TAKEN, "Account already exists for this email address.")):
+        value = body.get(key)
+        if isinstance(value, str):
+            other = await find_user(svc, _exactly(key, value))
+            if other is not None and other.object_id != self_id:
+                raise ParseError(code, message)
+
+
+def _check_email(body: Mapping[str, Any]) -> None:
+    if "email" in body and body["email"] is not None:
+        email = body["email"]
+        if not isinstance(email, str) or not EMAIL_RE.match(email) or len(email) > 320:
+            raise ParseError(ErrorCode.INVALID_EMAIL_ADDRESS, "Email address format is invalid.")
+
+
+def check_password_policy(svc: Services, password: str, username: str | None) -> None:
+    s = svc.settings
+    problem = None
+    if len(password) < s.password_min_length:
+        problem = f"Password must be at least {s.password_min_length} characters long."
+    elif s.password_pattern and not re.search(s.password_pattern, password):
+        problem = "Password does not meet the Password Policy requirements."
+    elif s.password_do_not_allow_username and username and username.lower() in password.lower():
+        problem = "Password cannot contain your username."
+    if problem:
+        raise ParseError(ErrorCode.VALIDATION_ERROR, problem)
+
+
+def self_view(svc: Services, user: StoredObject, token: str | None = None) -> Json:
+    """A user as they see themselves (all their fields, authData), plus the session token when given."""
+    body = object_to_json(_users(svc), user, svc.file_url)
+    if token:
+        body["sessionToken"] = token
+    return body
+
+
+def _installation(auth: Auth) -> str | None:
+    return auth.installation_id
+
+
+async def verification_fields(svc: Services) -> dict[str, Any]:
+    return {"_email_verify_token": secrets.token_urlsafe(24),
+            "_email_verify_token_expires_at": now() + timedelta(seconds=svc.settings.email_verify_token_validity)}
+
+
+async def send_verification(svc: Services, user: StoredObject, token: str) -> None:
+    from engine.mail import Mail
+
+    email = user.fields.get("email")
+    if not isinstance(email, str):
+        return
+    name = user.fields.get("username", "")
+    link = (f"{svc.settings.links_url()}/apps/{svc.settings.app_id}/verify_email?token={token}"
+            f"&username={name}")
+    await svc.mailer.send(Mail(email, f"Please verify your e-mail for {svc.settings.app_name}",
+                               f"Hi,\n\nYou are being asked to confirm the e-mail address {email} with "
+                               f"{svc.settings.app_name}\n\nClick here to confirm it:\n{link}", link))
+
+
+async def signup(svc: Services, auth: Auth, body: Mapping[str, Any]) -> UserResult:
+    data = dict(body)
+    if "authData" in data:
+        return await _auth_data_login_or_signup(svc, auth, data)
+    username, password = data.pop("username", None), data.pop("password", None)
+    if not isinstance(username, str) or not username:
+        raise ParseError(ErrorCode.USERNAME_MISSING, "bad or missing username")
+    if not isinstance(password, str) or not password:
+        raise ParseError(ErrorCode.PASSWORD_MISSING, "password is required")
+    data["username"] = username
+    _check_email(data)
+    check_password_policy(svc, password, username)
+    return await _create_user(svc, auth, data, {"_hashed_password": await hash_password(password)}, "password")
+
+
+async def _create_user(
+    svc: Services, auth: Auth, data: dict[str, Any], internal: dict[str, Any], provider: str
+) -> UserResult:
+    await _check_unique(svc, data, None)
+    user_id = new_object_id()
+    acl = None
+    if "ACL" not in data:
+        read = {user_id} if svc.settings.enforce_private_users else {user_id, "*"}
+        acl = ACL(frozenset(read), frozenset({user_id}))
+    verify = svc.settings.verify_user_emails and isinstance(data.get("email"), str)
+    server_set: dict[str, Any] = {}
+    if verify:
+        internal.update(await verification_fields(svc))
+        server_set["emailVerified"] = False
+    try:
+        created = await run_create(svc, auth, "_User", data,
+                                   ServerFields(object_id=user_id, acl=acl, internal=internal, fields=server_set))
+    except ParseError as exc:
+        if exc.code == ErrorCode.DUPLICATE_VALUE:  # lost a race with another sign-up
+            raise ParseError(ErrorCode.USERNAME_TAKEN, "Account already exists for this username.") from exc
+        raise
+    session = await create_session(svc, user_id, action="signup", provider=provider,
+                                   installation_id=_installation(auth))
+    if verify:
+        await send_verification(svc, created.stored, internal["_email_verify_token"])
+    body = dict(created.body)
+    body["sessionToken"] = session.fields["sessionToken"]
+    return UserResult(body, user_id, created=True)
+
+
+async def _auth_data_login_or_signup(svc: Services, auth: Auth, data: dict[str, Any]) -> UserResult:
+    providers = parse_auth_data(svc.settings, data.pop("authData"))
+    linked = {p: d for p, d in providers.items() if d is not None}
+    if not linked:
+        raise ParseError(ErrorCode.UNSUPPORTED_SERVICE, "This authentication method is unsupported.")
+    clauses: list[Where] = [Compare((f"_auth_data_{p}", "id"), "eq", d["id"]) for p, d in linked.items()]
+    existing = await find_user(svc, clauses[0] if len(clauses) == 1 else Or(tuple(clauses)))
+    provider = next(iter(linked))
+    if existing is not None:
+        session = await create_session(svc, existing.object_id, action="login", provider=provider,
+                                       installation_id=_installation(auth))
+        return UserResult(self_view(svc, existing, str(session.fields["sessionToken"])), existing.object_id, False)
+    generated = "username" not in data
+    data.setdefault("username", secrets.token_urlsafe(19)[:25])
+    if "password" in data:
+        raise ParseError(ErrorCode.INVALID_KEY_NAME, "password cannot be set together with authData")
+    _check_email(data)
+    internal: dict[str, Any] = {f"_auth_data_{p}": d for p, d in linked.items()}
+    result = await _create_user(svc, auth, data, internal, provider)
+    if generated:
+        result.body["username"] = data["username"]  # Parse echoes a username it generated
+    return result
+
+
+async def login(svc: Services, auth: Auth, params: Mapping[str, Any]) -> Json:
+    username, email, password = params.get("username"), params.get("email"), params.get("password")
+    if not isinstance(username, str) and not isinstance(email, str):
+        raise ParseError(ErrorCode.USERNAME_MISSING, "username/email is required.")
+    if not isinstance(password, str):
+        raise ParseError(ErrorCode.PASSWORD_MISSING, "password is required.")
+    if isinstance(username, str) and isinstance(email, str):
+        where: Where = Compare(("username",), "eq", username)
+    elif isinstance(username, str):
+        where = Or((Compare(("username",), "eq", username), Compare(("email",), "eq", username)))
+    else:
+        where = Compare(("email",), "eq", email)
+    user = await find_user(svc, where)
+    _check_lockout(svc, user)
+    hashed = user.internal.get("_hashed_password") if user else None
+    ok = await verify_password(password, hashed if isinstance(hashed, str) else None)
+    if user is None or not ok:
+        if user is not None:
+            await _count_failure(svc, user)
+        raise ParseError(ErrorCode.OBJECT_NOT_FOUND, INVALID_LOGIN)
+    if user.acl is not None and user.object_id not in user.acl.read and "*" not in user.acl.read:
+        raise ParseError(ErrorCode.OBJECT_NOT_FOUND, INVALID_LOGIN)
+    if svc.settings.prevent_login_with_unverified_email and user.fields.get("emailVerified") is not True:
+        raise ParseError(ErrorCode.EMAIL_NOT_FOUND, "User email is not verified.")
+    if user.internal.get("_failed_login_count"):
+        await _set_internal(svc, user, {"_failed_login_count": None, "_account_lockout_expires_at": None})
+    session = await create_session(svc, user.object_id, action="login", provider="password",
+                                   installation_id=_installation(auth))
+    return self_view(svc, user, str(session.fields["sessionToken"]))
+
+
+async def verify_credentials(svc: Services, params: Mapping[str, Any]) -> Json:
+    """POST /verifyPassword: the same checks as log-in, without a session."""
+    username, email, password = params.get("username"), params.get("email"), params.get("password")
+    if not isinstance(username, str) and not isinstance(email, str):
+        raise ParseError(ErrorCode.USERNAME_MISSING, "username/email is required.")
+    if not isinstance(password, str):
+        raise ParseError(ErrorCode.PASSWORD_MISSING, "password is required.")
+    where = Compare(("username",), "eq", username) if isinstance(username, str) else Compare(("email",), "eq", email)
+    user = await find_user(svc, where)
+    hashed = user.internal.get("_hashed_password") if user else None
+    if not await verify_password(password, hashed if isinstance(hashed, str) else None) or user is None:
+        raise ParseError(ErrorCode.OBJECT_NOT_FOUND, INVALID_LOGIN)
+    return self_view(svc, user)
+
+
+def _check_lockout(svc: Services, user: StoredObject | None) -> None:
+    if user is None or svc.settings.account_lockout_threshold <= 0:
+        return
+    until = user.internal.get("_account_lockout_expires_at")
+    if isinstance(until, datetime) and until > now():
+        minutes = svc.settings.account_lockout_duration
+        raise ParseError(ErrorCode.OBJECT_NOT_FOUND, "Your account is locked due to multiple failed login attempts. "
+                                                     f"Please try again after {minutes} minute(s)")
+
+
+async def _count_failure(svc: Services, user: StoredObject) -> None:
+    threshold = svc.settings.account_lockout_threshold
+    if threshold <= 0:
+        return
+    count = int(user.internal.get("_failed_login_count") or 0) + 1
+    changes: dict[str, Any] = {"_failed_login_count": count}
+    if count >= threshold:
+        changes = {"_failed_login_count": 0,
+                   "_account_lockout_expires_at": now() + timedelta(minutes=svc.settings.account_lockout_duration)}
+    await _set_internal(svc, user, changes)
+
+
+async def _set_internal(svc: Services, user: StoredObject, values: Mapping[str, Any]) -> StoredObject | None:
+    return await svc.storage.update(_users(svc), Compare(("objectId",), "eq", user.object_id),
+                                    Changes(updated_at=user.updated_at, internal=dict(values)))
+
+
+async def me(svc: Services, auth: Auth) -> Json:
+    if not auth.user_id or not auth.session_token:
+        raise ParseError(ErrorCode.INVALID_SESSION_TOKEN, "Invalid session token")
+    user = await find_user(svc, Compare(("objectId",), "eq", auth.user_id))
+    if user is None:
+        raise ParseError(ErrorCode.INVALID_SESSION_TOKEN, "Invalid session token")
+    return self_view(svc, user, auth.session_token)
+
+
+def _may_change(auth: Auth, object_id: str) -> None:
+    if not auth.is_master and auth.user_id != object_id:
+        raise ParseError(ErrorCode.SESSION_MISSING, f"Cannot modify user {object_id}.")
+
+
+async def update_user(svc: Services, auth: Auth, object_id: str, body: Mapping[str, Any]) -> Json:
+    _may_change(auth, object_id)
+    data = dict(body)
+    internal: dict[str, Any] = {}
+    current = await find_user(svc, Compare(("objectId",), "eq", object_id))
+    if current is None:
+        raise ParseError(ErrorCode.OBJECT_NOT_FOUND, "Object not found.")
+    if "username" in data and (not isinstance(data["username"], str) or not data["username"]):
+        raise ParseError(ErrorCode.USERNAME_MISSING, "bad or missing username")
+    _check_email(data)
+    await _check_unique(svc, data, object_id)
+    password = data.pop("password", None)
+    if password is not None:
+        if not isinstance(password, str) or not password:
+            raise ParseError(ErrorCode.PASSWORD_MISSING, "password is required")
+        name = data.get("username", current.fields.get("username"))
+        check_password_policy(svc, password, name if isinstance(name, str) else None)
+        internal["_hashed_password"] = await hash_password(password)
+        internal["_password_changed_at"] = now()
+    if "authData" in data:
+        if data["authData"] is None:
+            raise ParseError(ErrorCode.UNSUPPORTED_SERVICE, "This authentication method is unsupported.")
+        for provider, stored in parse_auth_data(svc.settings, data.pop("authData")).items():
+            internal[f"_auth_data_{provider}"] = stored
+    server_set: dict[str, Any] = {}
+    new_email = data.get("email")
+    if svc.settings.verify_user_emails and isinstance(new_email, str) and new_email != current.fields.get("email"):
+        internal.update(await verification_fields(svc))
+        server_set["emailVerified"] = False
+    acl = None
+    if "ACL" in data and not auth.is_master:
+        # A user can never lock themselves out of their own account.
+        given = decode_acl(data.pop("ACL"))
+        acl = ACL(given.read | {object_id}, given.write | {object_id})
+    response = await run_update(svc, auth, "_User", object_id, data,
+                                ServerFields(acl=acl, internal=internal, fields=server_set))
+    if password is not None:
+        await revoke_user_sessions(svc, object_id, keep_token=auth.session_token)
+    if "_email_verify_token" in internal:
+        updated = await find_user(svc, Compare(("objectId",), "eq", object_id))
+        if updated is not None:
+            await send_verification(svc, updated, internal["_email_verify_token"])
+    return response
+
+
+async def delete_user(svc: Services, auth: Auth, object_id: str) -> None:
+    _may_change(auth, object_id)
+    await run_delete(svc, auth, "_User", object_id)
+    await revoke_user_sessions(svc, object_id)
+
