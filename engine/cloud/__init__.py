@@ -1,0 +1,102 @@
+"""The hook author's API: module-level decorators that register into the app being loaded, and request types.
+
+```python
+from engine.cloud import ErrorCode, ParseError, TriggerRequest, before_save
+
+@before_save("Night")
+async def check_minutes(req: TriggerRequest) -> None:
+    if req.object["minutesAsleep"] > req.object["minutesInBed"]:
+        raise ParseError(ErrorCode.VALIDATION_ERROR, "minutesAsleep exceeds minutesInBed")
+```
+
+The decorators look up the Cloud bound by ``binding(cloud)`` (the loader binds the app's own registry while it
+imports hook modules), so there is no process-global store and two apps in one process keep separate hooks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from engine.cloud.data import CloudQuery, DataAccess, DataApi
+from engine.cloud.objects import CloudObject
+from engine.cloud.registry import Cloud, F, Hook, ValidatorSpec, binding, bound_cloud
+from engine.cloud.request import FunctionRequest, JobRequest, TriggerRequest
+from engine.cloud.triggers import TriggerType
+from engine.cloud.validators import FieldRule, Validator
+from engine.errors import ErrorCode, ParseError
+
+__all__ = [
+    "Cloud",
+    "CloudObject",
+    "CloudQuery",
+    "DataAccess",
+    "DataApi",
+    "ErrorCode",
+    "FieldRule",
+    "FunctionRequest",
+    "Hook",
+    "JobRequest",
+    "ParseError",
+    "TriggerRequest",
+    "TriggerType",
+    "Validator",
+    "after_delete",
+    "after_find",
+    "after_login",
+    "after_logout",
+    "after_save",
+    "before_delete",
+    "before_find",
+    "before_login",
+    "before_save",
+    "binding",
+    "define",
+    "job",
+]
+
+
+def before_save(class_name: str, validator: ValidatorSpec = None) -> Callable[[F], F]:
+    return bound_cloud().before_save(class_name, validator)
+
+
+def after_save(class_name: str, validator: ValidatorSpec = None) -> Callable[[F], F]:
+    return bound_cloud().after_save(class_name, validator)
+
+
+def before_delete(class_name: str, validator: ValidatorSpec = None) -> Callable[[F], F]:
+    return bound_cloud().before_delete(class_name, validator)
+
+
+def after_delete(class_name: str, validator: ValidatorSpec = None) -> Callable[[F], F]:
+    return bound_cloud().after_delete(class_name, validator)
+
+
+def before_find(class_name: str, validator: ValidatorSpec = None) -> Callable[[F], F]:
+    return bound_cloud().before_find(class_name, validator)
+
+
+def after_find(class_name: str, validator: ValidatorSpec = None) -> Callable[[F], F]:
+    return bound_cloud().after_find(class_name, validator)
+
+
+def before_login(fn: Any = None, *, validator: ValidatorSpec = None) -> Any:
+    """``@before_login`` or ``@before_login(validator=...)``: the class is always ``_User``."""
+    return bound_cloud().before_login(fn, validator=validator)
+
+
+def after_login(fn: Any = None, *, validator: ValidatorSpec = None) -> Any:
+    return bound_cloud().after_login(fn, validator=validator)
+
+
+def after_logout(fn: Any = None, *, validator: ValidatorSpec = None) -> Any:
+    """``@after_logout``: the request's object is the ``_Session`` that ended."""
+    return bound_cloud().after_logout(fn, validator=validator)
+
+
+def define(name: str, validator: ValidatorSpec = None) -> Callable[[F], F]:
+    return bound_cloud().define(name, validator)
+
+
+def job(name: str) -> Callable[[F], F]:
+    return bound_cloud().job(name)

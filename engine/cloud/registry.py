@@ -1,0 +1,241 @@
+"""Cloud: one app's registry of triggers, functions and jobs (no process-global store), plus the loader binding."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from engine.cloud.triggers import TriggerType, check_trigger_class
+from engine.cloud.validators import Validator, ValidatorFn, to_validator
+from engine.errors import ErrorCode, ParseError
+
+log = logging.getLogger("engine.cloud")
+
+HookFn = Callable[[Any], Any]
+F = TypeVar("F", bound=HookFn)
+ValidatorSpec = Validator | Mapping[str, Any] | ValidatorFn | None
+
+# Parse's triggers.js refuses names with quotes and walks dotted paths through plain objects; we allow a
+# conservative charset and look names up by exact dict key, never attribute access (security catalog S06).
+_FUNCTION_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+_CLASS_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_MAX_NAME = 128
+
+
+def valid_function_name(name: object) -> bool:
+    return isinstance(name, str) and len(name) <= _MAX_NAME and bool(_FUNCTION_NAME_RE.match(name))
+
+
+def quoted_name(name: object) -> str:
+    """The name as Parse echoes it in errors, cut short so a huge path segment is not reflected whole."""
+    text = name if isinstance(name, str) else repr(name)
+    return text if len(text) <= _MAX_NAME else text[:_MAX_NAME] + "…"
+
+
+def invalid_function(name: object) -> ParseError:
+    return ParseError(ErrorCode.SCRIPT_FAILED, f'Invalid function: "{quoted_name(name)}"')
+
+
+@dataclass(frozen=True, slots=True)
+class Hook:
+    """A registered callable: ``kind`` is a TriggerType value, ``"function"`` or ``"job"``; ``name`` the class or
+    function name."""
+
+    kind: str
+    name: str
+    fn: HookFn
+    validator: Validator | ValidatorFn | None = None
+
+
+class Cloud:
+    """One app's hooks. ``@cloud.before_save("Night")`` registers directly; hook modules use the module-level
+    decorators of ``engine.cloud``, which register into the Cloud the loader binds (see ``binding``)."""
+
+    def __init__(self, name: str = "app") -> None:
+        self.name = name
+        self._triggers: dict[tuple[TriggerType, str], Hook] = {}
+        self._functions: dict[str, Hook] = {}
+        self._jobs: dict[str, Hook] = {}
+
+    def __repr__(self) -> str:
+        return (
+            f"Cloud({self.name!r}, triggers={len(self._triggers)}, functions={len(self._functions)}, "
+            f"jobs={len(self._jobs)})"
+        )
+
+    # -- registration ---------------------------------------------------------------------------------------------
+
+    def register_trigger(self, kind: TriggerType, class_name: str, fn: HookFn, validator: ValidatorSpec = None) -> Hook:
+        kind = TriggerType(kind)
+        _check_class(kind, class_name)
+        _check_callable(fn, f"{kind} {class_name}")
+        hook = Hook(str(kind), class_name, fn, to_validator(validator))
+        key = (kind, class_name)
+        if key in self._triggers:
+            log.warning("Duplicate %s trigger for %s in %s: only the last one will be used", kind, class_name, self)
+        self._triggers[key] = hook
+        return hook
+
+    def register_function(self, name: str, fn: HookFn, validator: ValidatorSpec = None) -> Hook:
+        if not valid_function_name(name):
+            raise invalid_function(name)
+        _check_callable(fn, f"function {name}")
+        hook = Hook("function", name, fn, to_validator(validator))
+        if name in self._functions:
+            log.warning("Duplicate cloud function %s in %s: only the last one will be used", name, self)
+        self._functions[name] = hook
+        return hook
+
+    def register_job(self, name: str, fn: HookFn) -> Hook:
+        if not valid_function_name(name):
+            raise ParseError(ErrorCode.SCRIPT_FAILED, f'Invalid job: "{quoted_name(name)}"')
+        _check_callable(fn, f"job {name}")
+        hook = Hook("job", name, fn)
+        if name in self._jobs:
+            log.warning("Duplicate cloud job %s in %s: only the last one will be used", name, self)
+        self._jobs[name] = hook
+        return hook
+
+    # -- decorators (Parse.Cloud.beforeSave & co.) ----------------------------------------------------------------
+
+    def _trigger(self, kind: TriggerType, class_name: str, validator: ValidatorSpec) -> Callable[[F], F]:
+        # Checked at the decorator line, so a bad class name or validator fails before any function is seen.
+        _check_class(kind, class_name)
+        validator = to_validator(validator)
+
+        def decorate(fn: F) -> F:
+            self.register_trigger(kind, class_name, fn, validator)
+            return fn
+
+        return decorate
+
+    def _fixed_class(self, kind: TriggerType, class_name: str, fn: Any, validator: ValidatorSpec) -> Any:
+        # Login/logout triggers have an implied class; allow both @before_login and @before_login(validator=...).
+        if fn is not None and not callable(fn):  # @before_login({"requireUser": True}): a validator, positionally
+            fn, validator = None, fn
+        if fn is not None:
+            self.register_trigger(kind, class_name, fn, validator)
+            return fn
+        return self._trigger(kind, class_name, validator)
+
+    def before_save(self, class_name: str, validator: ValidatorSpec = None) -> Callable[[F], F]:
+        return self._trigger(TriggerType.BEFORE_SAVE, class_name, validator)
+
+    def after_save(self, class_name: str, validator: ValidatorSpec = None) -> Callable[[F], F]:
+        return self._trigger(TriggerType.AFTER_SAVE, class_name, validator)
+
+    def before_delete(self, class_name: str, validator: ValidatorSpec = None) -> Callable[[F], F]:
+        return self._trigger(TriggerType.BEFORE_DELETE, class_name, validator)
+
+    def after_delete(self, class_name: str, validator: ValidatorSpec = None) -> Callable[[F], F]:
+        return self._trigger(TriggerType.AFTER_DELETE, class_name, validator)
+
+    def before_find(self, class_name: str, validator: ValidatorSpec = None) -> Callable[[F], F]:
+        return self._trigger(TriggerType.BEFORE_FIND, class_name, validator)
+
+    def after_find(self, class_name: str, validator: ValidatorSpec = None) -> Callable[[F], F]:
+        return self._trigger(TriggerType.AFTER_FIND, class_name, validator)
+
+    def before_login(self, fn: Any = None, *, validator: ValidatorSpec = None) -> Any:
+        return self._fixed_class(TriggerType.BEFORE_LOGIN, "_User", fn, validator)
+
+    def after_login(self, fn: Any = None, *, validator: ValidatorSpec = None) -> Any:
+        return self._fixed_class(TriggerType.AFTER_LOGIN, "_User", fn, validator)
+
+    def after_logout(self, fn: Any = None, *, validator: ValidatorSpec = None) -> Any:
+        return self._fixed_class(TriggerType.AFTER_LOGOUT, "_Session", fn, validator)
+
+    def define(self, name: str, validator: ValidatorSpec = None) -> Callable[[F], F]:
+        if callable(name):
+            raise TypeError('@define needs the function name: @define("hello")')
+        if not valid_function_name(name):
+            raise invalid_function(name)
+        validator = to_validator(validator)
+
+        def decorate(fn: F) -> F:
+            self.register_function(name, fn, validator)
+            return fn
+
+        return decorate
+
+    def job(self, name: str) -> Callable[[F], F]:
+        if callable(name):
+            raise TypeError('@job needs the job name: @job("nightly")')
+
+        def decorate(fn: F) -> F:
+            self.register_job(name, fn)
+            return fn
+
+        return decorate
+
+    # -- lookup (exact dict keys; request-supplied names never reach getattr) --------------------------------------
+
+    def trigger(self, kind: TriggerType, class_name: str) -> Hook | None:
+        return self._triggers.get((TriggerType(kind), class_name)) if isinstance(class_name, str) else None
+
+    def has_trigger(self, kind: TriggerType, class_name: str) -> bool:
+        return self.trigger(kind, class_name) is not None
+
+    def function(self, name: str) -> Hook | None:
+        """The function registered under exactly ``name``; None when unknown or not a valid name."""
+        return self._functions.get(name) if valid_function_name(name) else None
+
+    def job_fn(self, name: str) -> Hook | None:
+        return self._jobs.get(name) if valid_function_name(name) else None
+
+    def function_names(self) -> list[str]:
+        return sorted(self._functions)
+
+    def job_names(self) -> list[str]:
+        return sorted(self._jobs)
+
+    def triggers(self) -> list[Hook]:
+        return list(self._triggers.values())
+
+
+def _snake(kind: TriggerType) -> str:
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", str(kind)).lower()
+
+
+def _check_class(kind: TriggerType, class_name: object) -> None:
+    if not isinstance(class_name, str) or not _CLASS_NAME_RE.match(class_name):
+        raise TypeError(f'@{_snake(kind)} needs a class name, e.g. @{_snake(kind)}("Night"); got {class_name!r}')
+    check_trigger_class(kind, class_name)
+
+
+def _check_callable(fn: object, what: str) -> None:
+    if not callable(fn):
+        raise TypeError(f"{what}: hook must be callable, got {fn!r}")
+
+
+# -- binding: module-level decorators register into the Cloud the loader is importing for --------------------------
+
+_bound: ContextVar[Cloud | None] = ContextVar("engine_cloud_bound_registry", default=None)
+
+
+@contextmanager
+def binding(cloud: Cloud) -> Iterator[Cloud]:
+    """While active, ``engine.cloud.before_save`` & co. register into ``cloud`` (the loader wraps imports in it)."""
+    if not isinstance(cloud, Cloud):
+        raise TypeError("binding() needs a Cloud")
+    token = _bound.set(cloud)
+    try:
+        yield cloud
+    finally:
+        _bound.reset(token)
+
+
+def bound_cloud() -> Cloud:
+    cloud = _bound.get()
+    if cloud is None:
+        raise RuntimeError(
+            "engine.cloud decorators register into the app whose hooks are being loaded, and none is: load this "
+            "module with engine.cloud.loader.load_hooks(cloud, spec), wrap the import in `with binding(cloud):`, "
+            "or register on a Cloud directly (@cloud.before_save(...))."
+        )
+    return cloud

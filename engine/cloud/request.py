@@ -1,0 +1,65 @@
+"""The one typed request object each hook receives: triggers, cloud functions and jobs (Parse's ``request``)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.cloud.data import CloudQuery, DataApi
+from engine.cloud.objects import CloudObject
+from engine.cloud.triggers import TriggerType
+
+# Hooks log through request.log (Parse's request.log); one logger name keeps hook output filterable.
+HOOK_LOG = logging.getLogger("engine.cloud.hooks")
+
+
+# Frozen so a hook cannot swap the object, user or master flag under the pipeline; the objects themselves
+# (object, query, context, params) are deliberately mutable: editing them is how hooks talk back.
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TriggerRequest:
+    trigger_name: TriggerType
+    class_name: str
+    data: DataApi
+    object: CloudObject | None = None
+    original: CloudObject | None = None  # the stored object, on updates and deletes
+    user: CloudObject | None = None  # the caller's _User row, when a session token was sent
+    master: bool = False
+    installation_id: str | None = None
+    ip: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    context: dict[str, Any] = field(default_factory=dict)  # shared by before* and after* of one request
+    query: CloudQuery | None = None  # beforeFind / afterFind
+    is_get: bool = False
+    count: bool = False
+    objects: list[CloudObject] | None = None  # afterFind: the results, which the hook may edit or replace
+    log: logging.Logger = HOOK_LOG
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FunctionRequest:
+    function_name: str
+    data: DataApi
+    params: dict[str, Any] = field(default_factory=dict)  # decoded Python values (datetime, Pointer, ...)
+    user: CloudObject | None = None
+    master: bool = False
+    installation_id: str | None = None
+    ip: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    context: dict[str, Any] = field(default_factory=dict)
+    log: logging.Logger = HOOK_LOG
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobRequest:
+    job_name: str
+    data: DataApi
+    job_id: str
+    message: Callable[[str], None]  # sets the job's status message (Parse's request.message)
+    params: dict[str, Any] = field(default_factory=dict)
+    master: bool = True  # jobs only start with the master key
+    log: logging.Logger = HOOK_LOG
+
+
+HookRequest = TriggerRequest | FunctionRequest | JobRequest

@@ -1,0 +1,34 @@
+"""The trigger kinds hooks can register for, named exactly as Parse Server names them."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class TriggerType(StrEnum):
+    BEFORE_SAVE = "beforeSave"
+    AFTER_SAVE = "afterSave"
+    BEFORE_DELETE = "beforeDelete"
+    AFTER_DELETE = "afterDelete"
+    BEFORE_FIND = "beforeFind"
+    AFTER_FIND = "afterFind"
+    BEFORE_LOGIN = "beforeLogin"
+    AFTER_LOGIN = "afterLogin"
+    AFTER_LOGOUT = "afterLogout"
+
+
+# Parse's validateClassNameForTriggers (src/triggers.js): login triggers live on _User only, the logout trigger on
+# _Session only, and _Session accepts nothing else. Checked when a hook registers, so a mistake stops start-up.
+LOGIN_TRIGGERS = frozenset({TriggerType.BEFORE_LOGIN, TriggerType.AFTER_LOGIN})
+
+
+def check_trigger_class(kind: TriggerType, class_name: str) -> None:
+    """Refuse trigger/class pairs Parse refuses; raises ValueError with Parse's wording."""
+    if kind is TriggerType.BEFORE_SAVE and class_name == "_PushStatus":
+        raise ValueError("Only afterSave is allowed on _PushStatus")
+    if kind in LOGIN_TRIGGERS and class_name != "_User":
+        raise ValueError("Only the _User class is allowed for the beforeLogin and afterLogin triggers")
+    if kind is TriggerType.AFTER_LOGOUT and class_name != "_Session":
+        raise ValueError("Only the _Session class is allowed for the afterLogout trigger.")
+    if class_name == "_Session" and kind is not TriggerType.AFTER_LOGOUT:
+        raise ValueError("Only the afterLogout trigger is allowed for the _Session class.")
