@@ -12,9 +12,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from engine.cloud.loader import load_hook_modules
+from engine.cloud.loader import load_hooks
+from engine.cloud.registry import Cloud
 from engine.http.cors import CORSMiddleware
 from engine.http.edge import handle
+from engine.mail import load_mail_adapter
 from engine.pipeline.context import Services
 from engine.pipeline.schema_store import SchemaStore
 from engine.schema.loader import load_schema_file
@@ -34,7 +36,9 @@ class Engine:
         self.settings = settings
         self.storage = storage if storage is not None else open_adapter(settings.database_uri)
         self.schemas = SchemaStore(self.storage)
-        self.services = Services(settings, self.storage, self.schemas)
+        self.cloud = Cloud(settings.app_id)
+        self.services = Services(settings, self.storage, self.schemas, mailer=load_mail_adapter(settings.mail_adapter),
+                                 cloud=self.cloud)
         self.started = False
 
     def declared_classes(self) -> list[ClassDef]:
@@ -43,7 +47,7 @@ class Engine:
         return load_schema_file(Path(self.settings.schema_path))
 
     async def start(self) -> list[str]:
-        load_hook_modules(self.settings.cloud)
+        load_hooks(self.cloud, self.settings.cloud)
         await self.storage.open()
         await self.schemas.load()
         changes = await self.schemas.provision(self.declared_classes())

@@ -9,7 +9,8 @@ import traceback
 from collections.abc import Sequence
 from dataclasses import fields
 
-from engine.cloud.loader import HookImportError, load_hook_modules
+from engine.cloud.loader import HookImportError, load_hooks
+from engine.cloud.registry import Cloud
 from engine.schema.loader import SchemaFileError, load_schema_file
 from engine.settings import Settings, coerce_option, ensure_master_key, settings_from_env
 from engine.storage.registry import UnsupportedDatabase, is_persistent
@@ -61,7 +62,7 @@ def serve(settings: Settings) -> int:
     if settings.schema_path and not _check_schema(settings.schema_path):
         return 2
     try:
-        load_hook_modules(settings.cloud)
+        load_hooks(Cloud("check"), settings.cloud)  # fail before binding the port, with the module's traceback
     except HookImportError as exc:
         # The module's own traceback, so the author sees the line that failed.
         traceback.print_exception(exc.__cause__ or exc, file=sys.stderr)

@@ -82,6 +82,12 @@ class Settings:
     )
     oidc_issuer: str = _opt("SLEEPLAB_OIDC_ISSUER", "Issuer (iss) accepted for OpenID-Connect ID tokens.", "")
     oidc_audience: str = _opt("SLEEPLAB_OIDC_AUDIENCE", "Audience (aud) accepted for OpenID-Connect ID tokens.", "")
+    hook_timeout: float = _opt("SLEEPLAB_HOOK_TIMEOUT", "Seconds a cloud hook may run before the request fails (141).",
+                               30.0)
+    server_only_classes: tuple[str, ...] = _opt(
+        "SLEEPLAB_SERVER_ONLY_CLASSES", "Classes clients may read (per CLP) but never write; hooks write them.",
+        ("AuditLog",),
+    )
     oidc_keys: str = _opt(
         "SLEEPLAB_OIDC_KEYS", "JWKS JSON (inline or a file path) or a PEM public key that signs the ID tokens.", ""
     )
@@ -107,6 +113,8 @@ def _coerce(raw: str, kind: Any) -> Any:
         return raw.strip().lower() in ("1", "true", "yes", "on")
     if kind in (int, "int"):
         return int(raw)
+    if kind in (float, "float"):
+        return float(raw)
     if kind in (tuple[str, ...], "tuple[str, ...]"):
         return tuple(p.strip() for p in raw.split(",") if p.strip())
     return raw

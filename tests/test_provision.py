@@ -82,7 +82,7 @@ async def test_provisioning_twice_keeps_data_and_adds_fields(tmp_path: Path) -> 
     storage = MemoryAdapter()
     app, client = await start_app(make_settings(schema_path=str(SEED)), storage)
     async with client:
-        h = {"X-Parse-Application-Id": "testapp"}
+        h = {"X-Parse-Application-Id": "testapp", "X-Parse-Master-Key": "test-master-key"}
         r = await client.post("/parse/classes/AuditLog", headers=h, json={
             "actor": {"__type": "Pointer", "className": "_User", "objectId": "u1"}, "entityType": "SleepStudy",
             "entityId": "s1", "action": "read", "summary": "viewed"})

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
+from engine.errors import ErrorCode, ParseError
 from engine.http import sessions, users
 from engine.http.call import ApiCall, ApiResult, body_object
 from engine.pipeline.read import run_find, run_get
 from engine.pipeline.write import run_create, run_delete, run_update
-from engine.query.options import find_options
-
-
-def _options(call: ApiCall, single: bool = False):  # type: ignore[no-untyped-def]
-    s = call.services.settings
-    params = {k: v for k, v in call.query.items() if not (single and k == "where")}
-    return find_options(params, default_limit=s.default_limit, max_limit=s.max_limit, single=single)
 
 
 async def find(call: ApiCall) -> ApiResult:
     class_name = call.params["class_name"]
-    opts = _options(call)
-    results, count = await run_find(call.services, call.auth, class_name, call.query.get("where"), opts)
+    results, count = await run_find(call.services, call.auth, class_name, call.query)
     body: dict[str, object] = {"results": results}
     if count is not None:
         body["count"] = count
@@ -26,8 +19,10 @@ async def find(call: ApiCall) -> ApiResult:
 
 
 async def get(call: ApiCall) -> ApiResult:
-    opts = _options(call, single=True)
-    return ApiResult(await run_get(call.services, call.auth, call.params["class_name"], call.params["object_id"], opts))
+    if "where" in call.query:
+        raise ParseError(ErrorCode.INVALID_QUERY, "Improper encode of parameter")
+    got = await run_get(call.services, call.auth, call.params["class_name"], call.params["object_id"], call.query)
+    return ApiResult(got)
 
 
 async def create(call: ApiCall) -> ApiResult:

@@ -17,6 +17,7 @@ from engine.http.call import ApiCall
 from engine.http.responses import ParseJSONResponse, error_response
 from engine.http.routes import dispatch
 from engine.pipeline.context import Services
+from engine.pipeline.hooks import set_request_meta
 from engine.pipeline.sessions import lookup_session
 from engine.security.auth import Auth, Credentials, check_app, resolve_auth
 from engine.wire import check_denylist
@@ -53,6 +54,22 @@ def _parse_body(raw: bytes, content_type: str) -> Any:
     if not isinstance(data, dict):
         raise ParseError(ErrorCode.INVALID_JSON, "request body must be a JSON object")
     return data
+
+
+def _cloud_context(request: Request, body: dict[str, Any]) -> dict[str, Any]:
+    """`X-Parse-Cloud-Context` or the JS SDK's `_context`: an object handed to every hook of the request."""
+    raw: Any = body.get("_context", request.headers.get("x-parse-cloud-context"))
+    if raw is None:
+        return {}
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError as exc:
+            raise ParseError(ErrorCode.INVALID_JSON, "Context is not a valid JSON object") from exc
+    if not isinstance(raw, dict):
+        raise ParseError(ErrorCode.INVALID_JSON, "Context is not an object")
+    check_denylist(raw)
+    return raw
 
 
 def _credentials(request: Request, body: dict[str, Any]) -> Credentials:
@@ -105,6 +122,7 @@ async def handle(request: Request, services: Services, sub_path: str) -> Respons
         override = body.get("_method")
         if method == "POST" and isinstance(override, str):
             method = override.upper()
+        context = _cloud_context(request, body)
         creds = _credentials(request, body)
         path = "/" + sub_path.lstrip("/")
         lowered = path.rstrip("/").lower()
@@ -126,6 +144,7 @@ async def handle(request: Request, services: Services, sub_path: str) -> Respons
             query = _query_params(request)
         check_denylist(body)
         check_denylist(query)
+        set_request_meta(creds.ip, dict(request.headers), context)
         call = ApiCall(method, path, {}, query, body, auth, creds, services, dict(request.headers))
         result = await dispatch(call)
         if result.media_type != "application/json":

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, replace
 
 from engine.errors import ErrorCode, HTTPDenied
-from engine.http import batch, classes, misc, pages, schemas, sessions, users
+from engine.http import batch, classes, functions, misc, pages, schemas, sessions, users
 from engine.http.call import ApiCall, ApiResult, Handler
 
 
@@ -46,6 +46,10 @@ ROUTES: tuple[RouteSpec, ...] = (
     _r("PUT", "/classes/{class_name}/{object_id}", classes.update),
     _r("DELETE", "/classes/{class_name}/{object_id}", classes.delete),
     _r("POST", "/batch", _batch),
+    _r("POST", "/functions/{name}", functions.call_function),
+    _r("GET", "/functions/{name}", functions.call_function),
+    _r("POST", "/jobs", functions.start_job),
+    _r("POST", "/jobs/{name}", functions.start_job),
     _r("POST", "/users", users.signup),
     _r("GET", "/users", _on("_User", classes.find)),
     _r("GET", "/users/me", users.me),

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from engine.cloud.triggers import TriggerType
 from engine.http.call import ApiCall, ApiResult, body_object
-from engine.pipeline import email_flows, users
-from engine.pipeline.sessions import revoke_token
+from engine.pipeline import email_flows, hooks, users
+from engine.pipeline.sessions import lookup_session_object, revoke_token
 
 
 async def signup(call: ApiCall) -> ApiResult:
@@ -28,8 +29,13 @@ async def verify_password(call: ApiCall) -> ApiResult:
 
 
 async def logout(call: ApiCall) -> ApiResult:
-    if call.auth.session_token:
-        await revoke_token(call.services, call.auth.session_token)
+    svc, token = call.services, call.auth.session_token
+    session = await lookup_session_object(svc, token) if token else None
+    if token:
+        await revoke_token(svc, token)
+    if session is not None:
+        obj = hooks.to_cloud(svc.schemas.require("_Session"), session)
+        await hooks.user_trigger(svc, call.auth, TriggerType.AFTER_LOGOUT, obj, after=True)
     return ApiResult({})
 
 

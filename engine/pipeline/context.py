@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from engine.cloud.registry import Cloud
 from engine.mail import LogMailAdapter, MailAdapter
 from engine.pipeline.schema_store import SchemaStore
 from engine.security.roles import RoleCache
@@ -18,6 +19,7 @@ class Services:
     schemas: SchemaStore
     roles: RoleCache = field(default_factory=RoleCache)
     mailer: MailAdapter = field(default_factory=LogMailAdapter)
+    cloud: Cloud = field(default_factory=Cloud)
 
     def file_url(self, name: str) -> str:
         return f"{self.settings.public_url()}/files/{self.settings.app_id}/{name}"

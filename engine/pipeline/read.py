@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
 from engine.errors import ErrorCode, ParseError
+from engine.pipeline import hooks
 from engine.pipeline.context import Services
 from engine.pipeline.encode import Json, object_to_json
-from engine.query.options import FindOptions
+from engine.query.options import FindOptions, find_options
 from engine.query.where import (
     All,
     And,
@@ -153,11 +154,20 @@ async def find_stored(svc: Services, auth: Auth, cls: ClassDef, where: Where, op
     return await Reader(svc, auth, cls, Op.FIND).find(where, opts)
 
 
+def _options(svc: Services, params: Mapping[str, Any], *, single: bool) -> FindOptions:
+    s = svc.settings
+    rest = {k: v for k, v in params.items() if not (single and k == "where")}
+    return find_options(rest, default_limit=s.default_limit, max_limit=s.max_limit, single=single)
+
+
 async def run_find(
-    svc: Services, auth: Auth, class_name: str, where_json: object, opts: FindOptions
+    svc: Services, auth: Auth, class_name: str, params: Mapping[str, Any]
 ) -> tuple[list[Json], int | None]:
+    """A find from REST params (`where`, `order`, `limit`...): beforeFind may rewrite them, afterFind the results."""
     cls = readable_class(svc, auth, class_name)
-    where = parse_where(where_json, master=auth.is_master)
+    params = await hooks.before_find(svc, auth, class_name, params, is_get=False)
+    opts = _options(svc, params, single=False)
+    where = parse_where(params.get("where"), master=auth.is_master)
     if cls is None:
         return [], (0 if opts.count else None)
     count: int | None = None
@@ -169,19 +179,28 @@ async def run_find(
     rows = await reader.find(where, opts)
     results = [reader.to_json(r) for r in rows]
     await _include(svc, auth, cls, results, opts)
+    results = await hooks.after_find(svc, auth, class_name, results, is_get=False)
     return [_project(r, opts) for r in results], count
 
 
-async def run_get(svc: Services, auth: Auth, class_name: str, object_id: str, opts: FindOptions) -> Json:
+async def run_get(
+    svc: Services, auth: Auth, class_name: str, object_id: str, params: Mapping[str, Any]
+) -> Json:
     cls = readable_class(svc, auth, class_name)
     if cls is None:
         raise ParseError(ErrorCode.OBJECT_NOT_FOUND, "Object not found.")
+    params = await hooks.before_find(svc, auth, class_name, {**params, "where": {"objectId": object_id}}, is_get=True)
+    opts = _options(svc, params, single=True)
+    where = parse_where(params.get("where"), master=auth.is_master)
     reader = Reader(svc, auth, cls, Op.GET)
-    rows = await reader.find(Compare(("objectId",), "eq", object_id), replace(opts, limit=1, skip=0, order=()))
+    rows = await reader.find(where, replace(opts, limit=1, skip=0, order=()))
     if not rows:
         raise ParseError(ErrorCode.OBJECT_NOT_FOUND, "Object not found.")
     results = [reader.to_json(rows[0])]
     await _include(svc, auth, cls, results, opts)
+    results = await hooks.after_find(svc, auth, class_name, results, is_get=True)
+    if not results:
+        raise ParseError(ErrorCode.OBJECT_NOT_FOUND, "Object not found.")
     return _project(results[0], opts)
 
 

@@ -20,6 +20,12 @@ SERVER_OWNED: Mapping[str, frozenset[str]] = {
 def check_system_write(class_name: str, body: Mapping[str, Any], auth: Auth, *, is_create: bool) -> None:
     if class_name == "_Role":
         _check_role(body, is_create)
+    if class_name == "_User":
+        # Passwords and authData are hashed/verified by pipeline/users.py before a write gets here; one that
+        # still carries them (a hook's output, say) would store a secret in clear.
+        for key in ("password", "authData"):
+            if key in body:
+                raise ParseError(ErrorCode.INVALID_KEY_NAME, f"{key} can only be set through the users routes.")
     owned = SERVER_OWNED.get(class_name)
     if owned and not auth.is_master:
         for key in body:

@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from engine.cloud.triggers import TriggerType
 from engine.errors import ErrorCode, ParseError
+from engine.pipeline import hooks
 from engine.pipeline.authdata import parse_auth_data
 from engine.pipeline.context import Services
 from engine.pipeline.encode import Json, object_to_json
@@ -204,9 +206,13 @@ async def login(svc: Services, auth: Auth, params: Mapping[str, Any]) -> Json:
         raise ParseError(ErrorCode.EMAIL_NOT_FOUND, "User email is not verified.")
     if user.internal.get("_failed_login_count"):
         await _set_internal(svc, user, {"_failed_login_count": None, "_account_lockout_expires_at": None})
+    await hooks.user_trigger(svc, auth, TriggerType.BEFORE_LOGIN, hooks.to_cloud(_users(svc), user), after=False)
     session = await create_session(svc, user.object_id, action="login", provider="password",
                                    installation_id=_installation(auth))
-    return self_view(svc, user, str(session.fields["sessionToken"]))
+    token = str(session.fields["sessionToken"])
+    as_user = Auth(user_id=user.object_id, installation_id=auth.installation_id, session_token=token)
+    await hooks.user_trigger(svc, as_user, TriggerType.AFTER_LOGIN, hooks.to_cloud(_users(svc), user), after=True)
+    return self_view(svc, user, token)
 
 
 async def verify_credentials(svc: Services, params: Mapping[str, Any]) -> Json:

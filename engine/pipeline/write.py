@@ -8,10 +8,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.errors import ErrorCode, ParseError
+from engine.pipeline import hooks
 from engine.pipeline.context import Services
 from engine.pipeline.encode import Json
 from engine.pipeline.plan import WritePlan, check_required, check_required_kept, plan_write
 from engine.pipeline.special import check_system_write
+from engine.query.options import FindOptions
 from engine.query.where import Compare, Where, conjoin
 from engine.schema.model import ClassDef, is_valid_class_name
 from engine.security.acl import write_constraint
@@ -75,6 +77,21 @@ def _default_acl(cls: ClassDef, auth: Auth) -> ACL | None:
     return decode_acl(resolved)
 
 
+def _check_server_only(svc: Services, auth: Auth, cls: ClassDef) -> None:
+    if cls.name in svc.settings.server_only_classes and not auth.is_master:
+        raise ParseError(ErrorCode.OPERATION_FORBIDDEN, f"Clients may not write {cls.name}; the server does.")
+
+
+async def _load(svc: Services, cls: ClassDef, where: Where) -> StoredObject | None:
+    rows = await svc.storage.find(cls, where, FindOptions(limit=1))
+    return rows[0] if rows else None
+
+
+def _echo(stored: StoredObject, keys: frozenset[str], file_url: Any) -> Json:
+    """Values a beforeSave hook changed, as Parse echoes them so the SDK's copy matches what was saved."""
+    return {k: encode(stored.fields[k], file_url) if k in stored.fields else {"__op": "Delete"} for k in keys}
+
+
 def _after_write(svc: Services, cls: ClassDef) -> None:
     if cls.name == "_Role":
         svc.roles.clear()  # memberships may have changed; cached role sets are stale
@@ -112,6 +129,8 @@ async def run_create(
 ) -> Created:
     cls = await writable_class(svc, auth, class_name)
     check_class_permission(cls, Op.CREATE, auth)
+    _check_server_only(svc, auth, cls)
+    body, changed = await hooks.before_save(svc, auth, cls, body, None)
     check_system_write(cls.name, body, auth, is_create=True)
     plan = plan_write(cls, body, is_create=True)
     cls = await _grow_schema(svc, auth, cls, plan)
@@ -140,6 +159,8 @@ async def run_create(
     _after_write(svc, cls)
     response: Json = {"objectId": obj.object_id, "createdAt": format_date(stamp)}
     response.update({k: encode(v, svc.file_url) for k, v in echo.items()})
+    response.update(_echo(obj, changed, svc.file_url))
+    await hooks.after_save(svc, auth, cls, obj, None)
     return Created(obj.object_id, response, obj)
 
 
@@ -157,6 +178,13 @@ async def run_update(
     if cls is None:
         raise ParseError(ErrorCode.OBJECT_NOT_FOUND, "Object not found.")
     where = _target(cls, auth, Op.UPDATE, object_id)
+    _check_server_only(svc, auth, cls)
+    original = None
+    if hooks.wants_original(svc, cls):
+        original = await _load(svc, cls, where)
+        if original is None:
+            raise ParseError(ErrorCode.OBJECT_NOT_FOUND, "Object not found.")
+    body, changed = await hooks.before_save(svc, auth, cls, body, original)
     check_system_write(cls.name, body, auth, is_create=False)
     plan = plan_write(cls, body, is_create=False)
     check_required_kept(cls, plan.ops)
@@ -179,6 +207,8 @@ async def run_update(
         # The SDK merges these server-computed results into its local copy.
         if isinstance(op, Increment | AddItems | RemoveItems) and len(path) == 1 and path[0] in updated.fields:
             response[path[0]] = encode(updated.fields[path[0]], svc.file_url)
+    response.update(_echo(updated, changed, svc.file_url))
+    await hooks.after_save(svc, auth, cls, updated, original)
     return response
 
 
@@ -186,9 +216,16 @@ async def run_delete(svc: Services, auth: Auth, class_name: str, object_id: str)
     cls = svc.schemas.get(class_name)
     if cls is None:
         raise ParseError(ErrorCode.OBJECT_NOT_FOUND, "Object not found.")
-    if await svc.storage.delete(cls, _target(cls, auth, Op.DELETE, object_id)) == 0:
+    where = _target(cls, auth, Op.DELETE, object_id)
+    _check_server_only(svc, auth, cls)
+    original = await _load(svc, cls, where) if hooks.wants_original(svc, cls) else None
+    if original is not None:
+        await hooks.before_delete(svc, auth, cls, original)
+    if await svc.storage.delete(cls, where) == 0:
         raise ParseError(ErrorCode.OBJECT_NOT_FOUND, "Object not found.")
     _after_write(svc, cls)
+    if original is not None:
+        await hooks.after_delete(svc, auth, cls, original)
 
 
 

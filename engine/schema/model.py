@@ -112,6 +112,14 @@ SYSTEM_FIELDS: Mapping[str, Mapping[str, FieldDef]] = {
         "users": FieldDef(FieldType.RELATION, "_User"),
         "roles": FieldDef(FieldType.RELATION, "_Role"),
     },
+    "_JobStatus": {
+        "jobName": FieldDef(FieldType.STRING),
+        "source": FieldDef(FieldType.STRING),
+        "status": FieldDef(FieldType.STRING),
+        "message": FieldDef(FieldType.STRING),
+        "params": FieldDef(FieldType.OBJECT),
+        "finishedAt": FieldDef(FieldType.DATE),
+    },
     "_Session": {
         "user": FieldDef(FieldType.POINTER, "_User"),
         "installationId": FieldDef(FieldType.STRING),
@@ -122,7 +130,10 @@ SYSTEM_FIELDS: Mapping[str, Mapping[str, FieldDef]] = {
 }
 
 # Classes every app has, whether or not the schema file names them.
-IMPLICIT_CLASSES = ("_User", "_Role", "_Session", "_Installation")
+IMPLICIT_CLASSES = ("_User", "_Role", "_Session", "_Installation", "_JobStatus")
+# Parse's internal classes: only the master key reads or writes them, whatever their CLP says.
+MASTER_ONLY_CLASSES = frozenset({"_JobStatus", "_PushStatus", "_Hooks", "_GlobalConfig", "_GraphQLConfig",
+                                 "_JobSchedule", "_Audience", "_Idempotency"})
 
 
 def default_fields(class_name: str) -> dict[str, FieldDef]:
@@ -150,7 +161,14 @@ def public_clp() -> dict[str, Any]:
     return out
 
 
+def master_only_clp() -> dict[str, Any]:
+    out: dict[str, Any] = {op: {} for op in ("find", "count", "get", "create", "update", "delete", "addField")}
+    out["protectedFields"] = {}
+    return out
+
+
 def new_class(name: str, fields: Mapping[str, FieldDef] | None = None) -> ClassDef:
     merged = default_fields(name)
     merged.update(fields or {})
-    return ClassDef(name, _frozen(merged), _frozen(public_clp()), _frozen({"_id_": {"_id": 1}}))
+    clp = master_only_clp() if name in MASTER_ONLY_CLASSES else public_clp()
+    return ClassDef(name, _frozen(merged), _frozen(clp), _frozen({"_id_": {"_id": 1}}))

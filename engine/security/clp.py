@@ -9,7 +9,7 @@ from typing import Any
 
 from engine.errors import ErrorCode, ParseError
 from engine.query.where import MATCH_ALL, Compare, Or, Where
-from engine.schema.model import ClassDef, FieldType
+from engine.schema.model import MASTER_ONLY_CLASSES, ClassDef, FieldType
 from engine.security.auth import Auth
 from engine.wire import Pointer
 
@@ -53,6 +53,8 @@ def check_class_permission(cls: ClassDef, op: Op, auth: Auth) -> Where:
     Both this and the object's ACL must pass; the returned constraint is ANDed into the storage query."""
     if auth.is_master:
         return MATCH_ALL
+    if cls.name in MASTER_ONLY_CLASSES:
+        raise ParseError(ErrorCode.OPERATION_FORBIDDEN, "Permission denied")
     clp = cls.clp
     perms: Mapping[str, Any] = clp.get(op.value, {}) if clp else {"*": True}
     if not isinstance(perms, Mapping):
