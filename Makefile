@@ -19,7 +19,7 @@ $(JS_STAMP): tests/js/package.json tests/js/package-lock.json
 install: $(STAMP) $(JS_STAMP)
 
 serve: $(STAMP)
-	$(VENV)/bin/sleeplab serve
+	PARSE_SERVER_CLOUD="$${PARSE_SERVER_CLOUD:-hooks}" $(VENV)/bin/sleeplab serve
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -25,9 +25,9 @@ _RUNNING: set[asyncio.Task[None]] = set()
 
 
 def decode_params(value: Any) -> Any:
-    """Parse decodes function params: Dates, Files, GeoPoints... and whole objects as Parse.Objects."""
+    """Parse decodes function params: Dates, Files, GeoPoints..., and pointers and objects as Parse.Objects."""
     if isinstance(value, Mapping):
-        if value.get("__type") == "Object" and isinstance(value.get("className"), str):
+        if value.get("__type") in ("Object", "Pointer") and isinstance(value.get("className"), str):
             rest = {k: v for k, v in value.items() if k not in ("__type", "className")}
             return CloudObject.from_json(value["className"], rest)
         if "__type" in value:

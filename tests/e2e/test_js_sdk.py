@@ -73,7 +73,7 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
     master_key = secrets.token_urlsafe(24)
     log = tmp_path / "server.log"
     cmd = [sys.executable, "-m", "engine", "serve", "--host", "127.0.0.1", "--port", str(port),
-           "--master-key", master_key, "--app-id", app_id]
+           "--master-key", master_key, "--app-id", app_id, "--cloud", str(JS_DIR / "hooks")]
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=_server_env(), stdout=out, stderr=subprocess.STDOUT)
     try:
