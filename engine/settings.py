@@ -88,6 +88,11 @@ class Settings:
         "SLEEPLAB_SERVER_ONLY_CLASSES", "Classes clients may read (per CLP) but never write; hooks write them.",
         ("AuditLog",),
     )
+    idempotency_paths: tuple[str, ...] = _opt(
+        "SLEEPLAB_IDEMPOTENCY_PATHS", "Comma-separated path regexes (below the mount path) de-duplicated by "
+        "X-Parse-Request-Id, e.g. `classes/.*,functions/.*`; empty turns it off.", (),
+    )
+    idempotency_ttl: int = _opt("SLEEPLAB_IDEMPOTENCY_TTL", "Seconds a request id is remembered.", 300)
     oidc_keys: str = _opt(
         "SLEEPLAB_OIDC_KEYS", "JWKS JSON (inline or a file path) or a PEM public key that signs the ID tokens.", ""
     )

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, replace
 
 from engine.errors import ErrorCode, HTTPDenied
-from engine.http import batch, classes, functions, misc, pages, schemas, sessions, users
+from engine.http import batch, classes, config, functions, misc, pages, schemas, sessions, users
 from engine.http.call import ApiCall, ApiResult, Handler
 
 
@@ -70,6 +70,16 @@ ROUTES: tuple[RouteSpec, ...] = (
     _r("GET", "/sessions/{object_id}", _on("_Session", classes.get)),
     _r("PUT", "/sessions/{object_id}", _on("_Session", classes.update)),
     _r("DELETE", "/sessions/{object_id}", _on("_Session", classes.delete)),
+    _r("GET", "/installations", _on("_Installation", classes.find)),
+    _r("POST", "/installations", _on("_Installation", classes.create)),
+    _r("GET", "/installations/{object_id}", _on("_Installation", classes.get)),
+    _r("PUT", "/installations/{object_id}", _on("_Installation", classes.update)),
+    _r("DELETE", "/installations/{object_id}", _on("_Installation", classes.delete)),
+    _r("GET", "/config", config.get_config),
+    _r("PUT", "/config", config.put_config),
+    _r("DELETE", "/purge/{class_name}", config.purge),
+    _r("POST", "/push", config.push),
+    _r("POST", "/loginAs", users.login_as),
     _r("GET", "/roles", _on("_Role", classes.find)),
     _r("POST", "/roles", _on("_Role", classes.create)),
     _r("GET", "/roles/{object_id}", _on("_Role", classes.get)),

@@ -24,6 +24,11 @@ async def login(call: ApiCall) -> ApiResult:
     return ApiResult(await users.login(call.services, call.auth, _params(call)))
 
 
+async def login_as(call: ApiCall) -> ApiResult:
+    call.require_master()
+    return ApiResult(await users.login_as(call.services, call.auth, body_object(call).get("userId")))
+
+
 async def verify_password(call: ApiCall) -> ApiResult:
     return ApiResult(await users.verify_credentials(call.services, _params(call)))
 

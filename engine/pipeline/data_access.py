@@ -27,13 +27,12 @@ class PipelineAccess:
     async def find(
         self, class_name: str, where: Mapping[str, Any], options: Mapping[str, Any], *, master: bool
     ) -> list[CloudObject]:
-        results, _ = await run_find(self.svc, self._as(master), class_name, {**options, "where": dict(where)})
-        return objects_from_json(class_name, results)
+        found = await run_find(self.svc, self._as(master), class_name, {**options, "where": dict(where)})
+        return objects_from_json(found.redirected_class or class_name, found.results)
 
     async def count(self, class_name: str, where: Mapping[str, Any], *, master: bool) -> int:
-        _, count = await run_find(self.svc, self._as(master), class_name,
-                                  {"where": dict(where), "count": 1, "limit": 0})
-        return count or 0
+        found = await run_find(self.svc, self._as(master), class_name, {"where": dict(where), "count": 1, "limit": 0})
+        return found.count or 0
 
     async def get(self, class_name: str, object_id: str, *, master: bool) -> CloudObject:
         return CloudObject.from_json(class_name, await run_get(self.svc, self._as(master), class_name, object_id, {}))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from engine.errors import ErrorCode, ParseError
@@ -145,6 +145,15 @@ class Reader:
     async def count(self, where: Where) -> int:
         return await self.svc.storage.count(self.cls, await self._where(where, None))
 
+    async def explain(self, where: Where, opts: FindOptions) -> Any:
+        """The store's own plan when it can tell (MongoDB, SQLite), else what would be asked of it."""
+        final = await self._where(where, opts)
+        explainer = getattr(self.svc.storage, "explain", None)
+        if explainer is not None:
+            return await explainer(self.cls, final, opts)
+        return [{"className": self.cls.name, "adapter": type(self.svc.storage).__name__, "where": repr(final),
+                 "limit": opts.limit, "skip": opts.skip}]
+
     def to_json(self, obj: StoredObject) -> Json:
         return redact(self.cls.name, object_to_json(self.cls, obj, self.svc.file_url), self.auth, self.protection)
 
@@ -160,27 +169,67 @@ def _options(svc: Services, params: Mapping[str, Any], *, single: bool) -> FindO
     return find_options(rest, default_limit=s.default_limit, max_limit=s.max_limit, single=single)
 
 
-async def run_find(
-    svc: Services, auth: Auth, class_name: str, params: Mapping[str, Any]
-) -> tuple[list[Json], int | None]:
+@dataclass(frozen=True, slots=True)
+class FindResult:
+    results: list[Json]
+    count: int | None = None
+    redirected_class: str | None = None  # set when `redirectClassNameForKey` moved the query to a relation target
+    explain: Any = None
+
+
+READ_PREFERENCES = frozenset({"PRIMARY", "PRIMARY_PREFERRED", "SECONDARY", "SECONDARY_PREFERRED", "NEAREST"})
+
+
+def _check_extras(auth: Auth, params: Mapping[str, Any]) -> None:
+    """Options Parse accepts on a find: `explain` needs the master key; read preferences must be known names."""
+    if params.get("explain") not in (None, False, "false", 0, "0") and not auth.is_master:
+        raise ParseError(ErrorCode.INVALID_QUERY, "Using the explain query parameter requires the master key")
+    for key in ("readPreference", "includeReadPreference", "subqueryReadPreference"):
+        value = params.get(key)
+        if value is not None and (not isinstance(value, str) or value.upper() not in READ_PREFERENCES):
+            raise ParseError(ErrorCode.INVALID_QUERY, f"{key} must be one of {', '.join(sorted(READ_PREFERENCES))}")
+    hint = params.get("hint")
+    if hint is not None and not isinstance(hint, str | dict):
+        raise ParseError(ErrorCode.INVALID_QUERY, "hint must be an index name or an index spec")
+
+
+def _redirect(svc: Services, cls: ClassDef | None, key: object) -> ClassDef | None:
+    """`redirectClassNameForKey=likes` (the SDK's relation.query()): query the relation's target class instead."""
+    if not isinstance(key, str) or cls is None:
+        raise ParseError(ErrorCode.INVALID_QUERY, "redirectClassNameForKey must name a relation field")
+    fdef = cls.field_def(key)
+    if fdef is None or fdef.type is not FieldType.RELATION or not fdef.target_class:
+        return cls
+    return svc.schemas.get(fdef.target_class)
+
+
+async def run_find(svc: Services, auth: Auth, class_name: str, params: Mapping[str, Any]) -> FindResult:
     """A find from REST params (`where`, `order`, `limit`...): beforeFind may rewrite them, afterFind the results."""
     cls = readable_class(svc, auth, class_name)
     params = await hooks.before_find(svc, auth, class_name, params, is_get=False)
+    _check_extras(auth, params)
+    redirected = None
+    if "redirectClassNameForKey" in params:
+        cls = _redirect(svc, cls, params["redirectClassNameForKey"])
+        redirected = cls.name if cls is not None else None
+        params = {k: v for k, v in params.items() if k != "redirectClassNameForKey"}
     opts = _options(svc, params, single=False)
     where = parse_where(params.get("where"), master=auth.is_master)
     if cls is None:
-        return [], (0 if opts.count else None)
+        return FindResult([], 0 if opts.count else None, redirected)
     count: int | None = None
     if opts.count:
         count = await Reader(svc, auth, cls, Op.COUNT).count(where)
-    if opts.limit == 0:
-        return [], count
     reader = Reader(svc, auth, cls, Op.FIND)
+    if params.get("explain") not in (None, False, "false", 0, "0"):
+        return FindResult([], count, redirected, await reader.explain(where, opts))
+    if opts.limit == 0:
+        return FindResult([], count, redirected)
     rows = await reader.find(where, opts)
     results = [reader.to_json(r) for r in rows]
     await _include(svc, auth, cls, results, opts)
-    results = await hooks.after_find(svc, auth, class_name, results, is_get=False)
-    return [_project(r, opts) for r in results], count
+    results = await hooks.after_find(svc, auth, cls.name, results, is_get=False)
+    return FindResult([_project(r, opts) for r in results], count, redirected)
 
 
 async def run_get(

@@ -215,6 +215,18 @@ async def login(svc: Services, auth: Auth, params: Mapping[str, Any]) -> Json:
     return self_view(svc, user, token)
 
 
+async def login_as(svc: Services, auth: Auth, user_id: Any) -> Json:
+    """POST /loginAs (master key): a session for any user, marked as made with the master key."""
+    if not isinstance(user_id, str) or not user_id:
+        raise ParseError(ErrorCode.INVALID_VALUE, "userId must not be empty, null, or undefined")
+    user = await find_user(svc, Compare(("objectId",), "eq", user_id))
+    if user is None:
+        raise ParseError(ErrorCode.OBJECT_NOT_FOUND, "user not found")
+    session = await create_session(svc, user.object_id, action="login", provider="masterkey",
+                                   installation_id=_installation(auth))
+    return self_view(svc, user, str(session.fields["sessionToken"]))
+
+
 async def verify_credentials(svc: Services, params: Mapping[str, Any]) -> Json:
     """POST /verifyPassword: the same checks as log-in, without a session."""
     username, email, password = params.get("username"), params.get("email"), params.get("password")

@@ -120,6 +120,14 @@ SYSTEM_FIELDS: Mapping[str, Mapping[str, FieldDef]] = {
         "params": FieldDef(FieldType.OBJECT),
         "finishedAt": FieldDef(FieldType.DATE),
     },
+    "_Idempotency": {
+        "reqId": FieldDef(FieldType.STRING),
+        "expire": FieldDef(FieldType.DATE),
+    },
+    "_GlobalConfig": {
+        "params": FieldDef(FieldType.OBJECT),
+        "masterKeyOnly": FieldDef(FieldType.OBJECT),
+    },
     "_Session": {
         "user": FieldDef(FieldType.POINTER, "_User"),
         "installationId": FieldDef(FieldType.STRING),
