@@ -12,6 +12,7 @@ ADAPTERS = {
     "memory": "engine.storage.memory:MemoryAdapter",
     "mongodb": "engine.storage.mongo:MongoAdapter",
     "mongodb+srv": "engine.storage.mongo:MongoAdapter",
+    "sqlite": "engine.storage.sqlite:SQLiteAdapter",
 }
 
 
@@ -27,7 +28,7 @@ def open_adapter(uri: str) -> StorageAdapter:
     scheme = urlsplit(uri).scheme if uri else ""
     target = ADAPTERS.get(scheme)
     if target is None:
-        raise UnsupportedDatabase(f"unsupported database URI scheme {scheme!r}; use one of: mongodb://")
+        raise UnsupportedDatabase(f"unsupported database URI scheme {scheme!r}; use one of: mongodb://, sqlite:///path.db")
     module, _, name = target.partition(":")
     cls = getattr(importlib.import_module(module), name)
     adapter: StorageAdapter = cls(uri) if scheme not in ("", "memory") else cls()

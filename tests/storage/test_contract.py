@@ -78,14 +78,18 @@ def where(data: dict[str, Any]) -> Any:
     return parse_where(data, master=True)
 
 
-@pytest.fixture(params=["memory", "mongo"])
+@pytest.fixture(params=["memory", "mongo", "sqlite"])
 async def storage(request: pytest.FixtureRequest) -> AsyncIterator[StorageAdapter]:
-    if request.param == "memory":
+    if request.param == "sqlite":
+        from engine.storage.sqlite import SQLiteAdapter
+
+        adapter: Any = SQLiteAdapter(str(request.getfixturevalue("tmp_path") / "contract.db"))
+    elif request.param == "memory":
         try:
             from engine.storage.memory import MemoryAdapter
         except ImportError:  # pragma: no cover - written alongside this suite
             pytest.skip("engine.storage.memory is not available yet")
-        adapter: Any = MemoryAdapter()
+        adapter = MemoryAdapter()
     else:
         from mongomock_motor import AsyncMongoMockClient
 

@@ -1,0 +1,485 @@
+"""Where trees and sort orders compiled to SQLite SQL over the JSON row layout, answering as match.py does.
+
+A path reaches *candidates* exactly as match._candidates walks it (through plain objects, into arrays of
+objects, by numeric index); a missing branch is a candidate with a NULL type. Every operator is then an EXISTS
+over those candidates, and over their array elements where match.py flattens arrays one level. Python
+functions (engine.storage.sqlite_functions) cover what SQL cannot: regex, text search, geometry, and the
+sort key of whole objects and arrays.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from engine.errors import ErrorCode, ParseError
+from engine.query.match import _search_terms, near_node
+from engine.query.options import SortKey
+from engine.query.where import (
+    All,
+    And,
+    Compare,
+    ContainedBy,
+    Exists,
+    GeoIntersects,
+    In,
+    InQuery,
+    MatchAll,
+    MatchNone,
+    Near,
+    Nor,
+    Or,
+    Path,
+    Regex,
+    RelatedTo,
+    Select,
+    Text,
+    Where,
+    WithinBox,
+    WithinPolygon,
+    WithinSphere,
+)
+from engine.schema.model import ClassDef, FieldType
+from engine.storage.sqlite_codec import dumps
+from engine.storage.sqlite_nodes import (
+    ANY,
+    DATE_COLUMN,
+    MISSING_NODE,
+    NO_ARRAY,
+    PERMISSION_COLUMNS,
+    PERMISSIONS,
+    TEXT_COLUMN,
+    TIMESTAMP_COLUMNS,
+    Cands,
+    Node,
+    and_,
+    declared_type,
+    head_node,
+    label,
+    not_,
+    or_,
+    quote_ident,
+    row_node,
+    sql_str,
+)
+from engine.wire import Bytes, File, GeoPoint, Pointer, Polygon, RelationRef, Value, format_date
+
+Pred = Callable[[Node], str]
+
+_SYMBOLS = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
+
+
+# ---- the compiler ----
+
+def _exact_ms(value: datetime) -> bool:
+    return value.microsecond % 1000 == 0
+
+
+def _bindable(value: int | float) -> int | float:
+    # SQLite integers are 64-bit; a larger Python int compares as the float SQLite parsed from the JSON.
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        return float(value)
+    return value
+
+
+class Compiler:
+    """Compiles for one class (its schema lets single-valued fields use their indexes); binds named params."""
+
+    def __init__(self, cls: ClassDef | None, params: dict[str, Any] | None = None) -> None:
+        self.cls = cls
+        self.params: dict[str, Any] = {} if params is None else params
+        self._aliases = 0
+
+    def param(self, value: Any) -> str:
+        name = f"p{len(self.params)}"
+        self.params[name] = value
+        return ":" + name
+
+    def _alias(self, prefix: str) -> str:
+        self._aliases += 1
+        return f"{prefix}{self._aliases}"
+
+    # ---- candidates ----
+
+    def candidates(self, path: Path) -> Cands:
+        head, rest = path[0], path[1:]
+        node = head_node(self.cls, head)
+        if not rest:
+            return Cands(node=node)
+        if node.shape in (TEXT_COLUMN, DATE_COLUMN):
+            return Cands(node=MISSING_NODE)  # a scalar has no keys
+        object_head = declared_type(self.cls, head) is FieldType.OBJECT and not head.startswith("_")
+        if object_head and len(rest) == 1:
+            # A declared Object is a plain object (or null, or absent): its key is one JSON path away.
+            return Cands(node=node.child(rest[0]))
+        branches = self._walk(node, rest, [], [], plain=False, no_array=object_head)
+        selects = []
+        for froms, conds, found in branches:
+            sql = f"SELECT {found.t if found else 'NULL'} AS t, {found.v if found else 'NULL'} AS v"
+            if froms:
+                sql += " FROM " + ", ".join(froms)
+            where = and_(*conds)
+            if where != "1":
+                sql += f" WHERE {where}"
+            selects.append(sql)
+        return Cands(union=" UNION ALL ".join(selects))
+
+    def _walk(
+        self, node: Node, keys: Path, froms: list[str], conds: list[str], *, plain: bool, no_array: bool
+    ) -> list[tuple[list[str], list[str], Node | None]]:
+        """match._walk unrolled: (FROM items, conditions, candidate or None for MISSING) per branch."""
+        if not keys:
+            return [(froms, conds, node)]
+        key = keys[0]
+        out: list[tuple[list[str], list[str], Node | None]] = []
+        child = node.child(key)
+        has = and_("1" if plain else node.plain_object(), f"{child.t} IS NOT NULL")
+        out += self._walk(child, keys[1:], froms, [*conds, has], plain=False, no_array=False)
+        is_array = "0" if plain or no_array else node.is_("array")
+        # An array yields no MISSING of its own: only its object elements do, below.
+        out.append((froms, [*conds, not_(or_(has, is_array))], None))
+        if is_array == "0":
+            return out
+        if key.isdigit() and key.isascii():
+            item = node.item(int(key))
+            out += self._walk(item, keys[1:], froms, [*conds, is_array, f"{item.t} IS NOT NULL"],
+                              plain=False, no_array=False)
+        alias = self._alias("w")
+        element = row_node(alias, "type", "value")
+        out += self._walk(element, keys, [*froms, node.elements(alias)],
+                          [*conds, is_array, element.plain_object()], plain=True, no_array=False)
+        return out
+
+    def any_candidate(self, cands: Cands, pred: Pred) -> str:
+        if cands.node is not None:
+            return pred(cands.node)
+        alias = self._alias("c")
+        inner = pred(row_node(alias, "t", "v"))
+        if inner == "0":
+            return "0"
+        return f"EXISTS (SELECT 1 FROM ({cands.union}) AS {alias} WHERE {inner})"
+
+    def item_or_self(self, node: Node, pred: Pred) -> str:
+        """pred holds for the value or, when it is an array, for one of its elements (match._items)."""
+        own = pred(node)
+        is_array = node.is_("array")
+        if is_array == "0":
+            return own
+        alias = self._alias("e")
+        inner = pred(row_node(alias, "type", "value"))
+        if inner == "0":
+            return own
+        # json_each of a NULL permission column lists nothing: no type test needed there.
+        guard = "1" if node.shape == PERMISSIONS else is_array
+        return or_(own, and_(guard, f"EXISTS (SELECT 1 FROM {node.elements(alias)} WHERE {inner})"))
+
+    # ---- the tree ----
+
+    def where(self, where: Where) -> str:
+        match where:
+            case MatchAll():
+                return "1"
+            case MatchNone():
+                return "0"
+            case And(items):
+                return and_(*(self.where(w) for w in items))
+            case Or(items):
+                return or_(*(self.where(w) for w in items))
+            case Nor(items):
+                return not_(or_(*(self.where(w) for w in items)))
+            case Compare(path, op, value):
+                cands = self.candidates(path)
+                if op == "eq":
+                    return self.equals(cands, value)
+                if op == "ne":
+                    return not_(self.equals(cands, value))
+                if value is None:
+                    # Mongo: {$lte: null} and {$gte: null} behave like {$eq: null}; $lt/$gt null match nothing.
+                    return self.equals(cands, None) if op in ("lte", "gte") else "0"
+                return self.any_candidate(cands, lambda n: self.item_or_self(n, lambda x: self.ordered(x, op, value)))
+            case In(path, values, negate):
+                found = self.equals_any(self.candidates(path), values)
+                return not_(found) if negate else found
+            case Exists(path, exists):
+                cands = self.candidates(path)
+                if cands.node is not None and not exists:
+                    return cands.node.missing()
+                found = self.any_candidate(cands, lambda n: n.present())
+                return found if exists else not_(found)
+            case All(path, values):
+                if not values:
+                    return "0"  # Mongo's {$all: []} matches nothing
+                cands = self.candidates(path)
+                return and_(*(self.regex(cands, v) if isinstance(v, Regex) else self.equals(cands, v) for v in values))
+            case ContainedBy(path, values):
+                return self.contained_by(self.candidates(path), values)
+            case Regex(path):
+                return self.regex(self.candidates(path), where)
+            case Text(path):
+                return self.text(self.candidates(path), where)
+            case Near(path, point, max_distance):
+                return self.geo_points(path, lambda lat, lng: "1" if max_distance is None else
+                                       f"{self._distance(lat, lng, point)} <= {self.param(max_distance)}")
+            case WithinBox(path, sw, ne):
+                return self.geo_points(path, lambda lat, lng: and_(
+                    f"{lat} >= {self.param(sw.latitude)}", f"{lat} <= {self.param(ne.latitude)}",
+                    f"{lng} >= {self.param(sw.longitude)}", f"{lng} <= {self.param(ne.longitude)}"))
+            case WithinPolygon(path, points):
+                vertices = self.param(dumps([[p.latitude, p.longitude] for p in points]))
+                return self.geo_points(path, lambda lat, lng: f"parse_in_polygon({lat}, {lng}, {vertices})")
+            case WithinSphere(path, center, radius):
+                return self.geo_points(
+                    path, lambda lat, lng: f"{self._distance(lat, lng, center)} <= {self.param(radius)}")
+            case GeoIntersects(path, point):
+                return self.any_candidate(self.candidates(path), lambda n: self.item_or_self(n, lambda x: and_(
+                    x.typed("Polygon"),
+                    f"parse_polygon_contains({x.get(label('coordinates'))}, "
+                    f"{self.param(point.latitude)}, {self.param(point.longitude)})")))
+            case RelatedTo() | InQuery() | Select():
+                raise ParseError(ErrorCode.INVALID_QUERY, "subqueries must be resolved before matching")
+        raise ParseError(ErrorCode.INVALID_QUERY, f"unsupported query node: {type(where).__name__}")
+
+    # ---- equality ----
+
+    def equals(self, cands: Cands, value: Value) -> str:
+        """match._eq: a candidate equals the value, or is an array holding it; a missing one equals null."""
+        if value is None:
+            return self.any_candidate(cands, lambda n: or_(n.missing(), self.item_or_self(n, lambda x: x.is_("null"))))
+        return self.any_candidate(cands, lambda n: self.item_or_self(n, lambda x: self.value_equals(x, value)))
+
+    def equals_any(self, cands: Cands, values: Sequence[Value]) -> str:
+        """$in: equals one of the values; strings and numbers are tested as one SQL IN list each."""
+        if not values:
+            return "0"
+        pred = self._one_of(values)
+        if any(v is None for v in values):
+            return self.any_candidate(cands, lambda n: or_(n.missing(), self.item_or_self(n, pred)))
+        return self.any_candidate(cands, lambda n: self.item_or_self(n, pred))
+
+    def _one_of(self, values: Sequence[Value]) -> Pred:
+        strings = list(dict.fromkeys(v for v in values if isinstance(v, str)))
+        numbers = [_bindable(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+        others = [v for v in values if isinstance(v, bool) or not isinstance(v, str | int | float)]
+
+        def pred(x: Node) -> str:
+            parts = []
+            if strings and x.is_("text") != "0":
+                listed = self._listed(strings)
+                parts.append(and_(f"{x.v} IN {listed}", x.is_("text")))
+            if numbers and x.shape in (ANY, NO_ARRAY):
+                parts.append(and_(f"{x.v} IN {self._listed(numbers)}", f"{x.t} IN ('integer','real')"))
+            parts.extend(self.value_equals(x, v) for v in others)
+            return or_(*parts)
+
+        return pred
+
+    def _listed(self, values: list[Any]) -> str:
+        if len(values) == 1:
+            return f"({self.param(values[0])})"
+        # One bound JSON array, however long the list: SQLite caps the number of parameters.
+        return f"(SELECT value FROM json_each({self.param(dumps(values))}))"
+
+    def value_equals(self, x: Node, value: Value) -> str:
+        """match.values_equal(x, value) for one candidate or element."""
+        if x.shape == TEXT_COLUMN:
+            return f"{x.v} = {self.param(value)}" if isinstance(value, str) else "0"
+        if x.shape == DATE_COLUMN:
+            return self.date_compare(x, "eq", value) if isinstance(value, datetime) else "0"
+        if x.shape == PERMISSIONS and not isinstance(value, list | tuple):
+            return "0"
+        if value is None:
+            return x.is_("null")
+        if isinstance(value, bool):
+            return x.is_("true" if value else "false")
+        if isinstance(value, int | float):
+            return and_(f"{x.v} = {self.param(_bindable(value))}", f"{x.t} IN ('integer','real')")
+        if isinstance(value, str):
+            return and_(f"{x.v} = {self.param(value)}", x.is_("text"))
+        if isinstance(value, datetime):
+            return self.date_compare(x, "eq", value)
+        if isinstance(value, Pointer):
+            return and_(x.typed("Pointer"), f"{x.get(label('className'))} = {self.param(value.class_name)}",
+                        f"{x.get(label('objectId'))} = {self.param(value.object_id)}")
+        if isinstance(value, File):
+            return and_(x.typed("File"), f"{x.get(label('name'))} = {self.param(value.name)}")
+        if isinstance(value, GeoPoint):
+            return and_(x.typed("GeoPoint"), f"{x.get(label('latitude'))} = {self.param(value.latitude)}",
+                        f"{x.get(label('longitude'))} = {self.param(value.longitude)}")
+        if isinstance(value, Bytes):
+            return and_(x.typed("Bytes"), f"{x.get(label('base64'))} = {self.param(_b64(value))}")
+        if isinstance(value, Polygon):
+            coords = x.child("coordinates")
+            size = f"json_array_length({x.root}, {sql_str(coords.jpath)})"
+            parts = [x.typed("Polygon"), f"{size} = {len(value.coordinates)}"]
+            for i, (lat, lng) in enumerate(value.coordinates):
+                point = coords.item(i)
+                parts.append(and_(f"{point.item(0).v} = {self.param(lat)}", f"{point.item(1).v} = {self.param(lng)}"))
+            return and_(*parts)
+        if isinstance(value, RelationRef):
+            return and_(x.typed("Relation"), f"{x.get(label('className'))} = {self.param(value.class_name)}")
+        if isinstance(value, Mapping):
+            count = f"(SELECT count(*) FROM json_each({x.root}, {sql_str(x.jpath)}))"
+            parts = [x.plain_object(), f"{count} = {len(value)}"]
+            parts += [self.value_equals(x.child(str(k)), v) for k, v in value.items()]
+            return and_(*parts)
+        if isinstance(value, list | tuple):
+            parts = [x.is_("array"), f"json_array_length({x.root}, {sql_str(x.jpath)}) = {len(value)}"]
+            parts += [self.value_equals(x.item(i), v) for i, v in enumerate(value)]
+            return and_(*parts)
+        return "0"
+
+    # ---- order comparisons ----
+
+    def ordered(self, x: Node, op: str, value: Value) -> str:
+        """match._ordered_one: only within one type bracket (numbers, strings, dates, booleans, pointers)."""
+        sym = _SYMBOLS[op]
+        if isinstance(value, datetime):
+            return self.date_compare(x, op, value)
+        if x.shape in (DATE_COLUMN, PERMISSIONS):
+            return "0"
+        if isinstance(value, bool):
+            if x.shape == TEXT_COLUMN:
+                return "0"
+            return and_(f"{x.t} IN ('true','false')", f"({x.t} IS 'true') {sym} {int(value)}")
+        if isinstance(value, int | float):
+            if x.shape == TEXT_COLUMN or math.isnan(value):
+                return "0"
+            return and_(f"{x.v} {sym} {self.param(_bindable(value))}", f"{x.t} IN ('integer','real')")
+        if isinstance(value, str):
+            return and_(f"{x.v} {sym} {self.param(value)}", x.is_("text"))
+        if isinstance(value, Pointer):
+            if x.shape == TEXT_COLUMN:
+                return "0"
+            cls_expr, oid_expr = x.get(label("className")), x.get(label("objectId"))
+            strict = sym[0]
+            cls_param, oid_param = self.param(value.class_name), self.param(value.object_id)
+            return and_(x.typed("Pointer"), or_(
+                f"{cls_expr} {strict} {cls_param}", and_(f"{cls_expr} = {cls_param}", f"{oid_expr} {sym} {oid_param}")))
+        return "0"
+
+    def date_compare(self, x: Node, op: str, value: datetime) -> str:
+        """Dates are stored as ISO text with milliseconds; a finer query instant still compares exactly."""
+        guard = x.typed("Date")
+        if guard == "0":
+            return "0"
+        text = x.v if x.shape == DATE_COLUMN else x.get(label("iso"))
+        exact = _exact_ms(value)
+        if op == "eq":
+            if not exact:
+                return "0"
+            sym = "="
+        elif exact:
+            sym = _SYMBOLS[op]
+        else:
+            # Stored s has whole milliseconds; for q = m + r (0 < r < 1 ms): s < q ⟺ s <= m and s >= q ⟺ s > m.
+            sym = {"lt": "<=", "lte": "<=", "gt": ">", "gte": ">"}[op]
+        return and_(f"{text} {sym} {self.param(format_date(value))}", guard)
+
+    # ---- arrays, strings, geo ----
+
+    def contained_by(self, cands: Cands, values: Sequence[Value]) -> str:
+        """match._contained_by: no present candidate (or element of an array candidate) outside the values."""
+        member = self._one_of(values) if values else (lambda _x: "0")
+
+        def violation(n: Node) -> str:
+            scalar = and_(n.present(), not_(n.is_("array")), not_(member(n)))
+            is_array = n.is_("array")
+            if is_array == "0":
+                return scalar
+            alias = self._alias("e")
+            outside = not_(member(row_node(alias, "type", "value")))
+            return or_(scalar, and_(is_array, f"EXISTS (SELECT 1 FROM {n.elements(alias)} WHERE {outside})"))
+
+        return not_(self.any_candidate(cands, violation))
+
+    def regex(self, cands: Cands, node: Regex) -> str:
+        pattern, options = self.param(node.pattern), self.param(node.options)
+        return self.any_candidate(cands, lambda n: self.item_or_self(n, lambda x: and_(
+            x.is_("text"), f"parse_regexp({pattern}, {options}, {x.v})")))
+
+    def text(self, cands: Cands, node: Text) -> str:
+        positives, phrases, _ = _search_terms(node.term, node.case_sensitive, node.diacritic_sensitive)
+        if not positives and not phrases:
+            return "0"
+        term = self.param(node.term)
+        flags = f"{int(node.case_sensitive)}, {int(node.diacritic_sensitive)}"
+        return self.any_candidate(cands, lambda n: self.item_or_self(n, lambda x: and_(
+            x.is_("text"), f"parse_text({term}, {flags}, {x.v})")))
+
+    def geo_points(self, path: Path, test: Callable[[str, str], str]) -> str:
+        """A GeoPoint candidate (or element) passing ``test(latitude, longitude)``: match._items + geo.*."""
+        def pred(x: Node) -> str:
+            guard = x.typed("GeoPoint")
+            if guard == "0":
+                return "0"
+            return and_(guard, test(x.get(label("latitude")), x.get(label("longitude"))))
+
+        return self.any_candidate(self.candidates(path), lambda n: self.item_or_self(n, pred))
+
+    def _distance(self, lat: str, lng: str, point: GeoPoint) -> str:
+        # Argument order as geo.near/within_sphere call distance_radians(value, point).
+        return f"parse_geo_distance({lat}, {lng}, {self.param(point.latitude)}, {self.param(point.longitude)})"
+
+    # ---- sorting ----
+
+    def order_by(self, order: Sequence[SortKey], where: Where) -> str:
+        """match.sort_objects (or distance for $nearSphere without an order); ties keep insertion order."""
+        terms: list[str] = []
+        if order:
+            for key in order:
+                direction = " DESC" if key.descending else ""
+                terms += [expr + direction for expr in self.sort_terms(key.path)]
+        else:
+            near = near_node(where)
+            column = _column(near.path[0]) if near is not None else None
+            if near is not None and column is not None:
+                terms.append(
+                    f"parse_near_distance({column}, {self.param(dumps(list(near.path)))}, "
+                    f"{self.param(near.point.latitude)}, {self.param(near.point.longitude)})")
+        terms.append("rowid")
+        return ", ".join(terms)
+
+    def sort_terms(self, path: Path) -> list[str]:
+        head, rest = path[0], path[1:]
+        if head == "objectId" or head in TIMESTAMP_COLUMNS:
+            # Always present and of one type, so the column's own order is match.sort_key's.
+            return [] if rest else [quote_ident(head)]
+        cands = self.candidates(path)
+        if cands.node is not None:
+            return _sort_pair(cands.node)
+        column = _column(head)
+        if column is None:
+            return []
+        return [f"parse_sort_path({column}, {self.param(dumps(list(path)))})"]
+
+
+def _column(head: str) -> str | None:
+    if head in PERMISSION_COLUMNS or head == "objectId" or head in TIMESTAMP_COLUMNS:
+        return None
+    return "internal" if head.startswith("_") else "data"
+
+
+def _sort_pair(n: Node) -> list[str]:
+    """match.sort_key as (bracket, value within the bracket): scalars in SQL, containers by parse_sort_key."""
+    kind = n.get(label("__type"))
+    bracket = (
+        f"CASE WHEN {n.t} IS NULL OR {n.t} = 'null' THEN 0 WHEN {n.t} IN ('integer','real') THEN 1 "
+        f"WHEN {n.t} = 'text' THEN 2 WHEN {n.t} IN ('true','false') THEN 6 WHEN {n.t} = 'array' THEN 4 "
+        f"ELSE CASE {kind} WHEN 'Date' THEN 7 WHEN 'File' THEN 2 WHEN 'Bytes' THEN 5 ELSE 3 END END"
+    )
+    value = (
+        f"CASE WHEN {n.t} IN ('integer','real','text') THEN {n.v} WHEN {n.t} = 'true' THEN 1 "
+        f"WHEN {n.t} = 'false' THEN 0 WHEN {n.t} IN ('object','array') THEN CASE {kind} "
+        f"WHEN 'Date' THEN {n.get(label('iso'))} WHEN 'File' THEN {n.get(label('name'))} "
+        f"ELSE parse_sort_key({n.v}) END END"
+    )
+    return [bracket, value]
+
+
+def _b64(value: Bytes) -> str:
+    return base64.b64encode(value.data).decode("ascii")
+
+

@@ -1,0 +1,444 @@
+"""SQLiteAdapter: the StorageAdapter persisted in one SQLite file (WAL), the whole query language run in SQL."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, TypeVar
+from urllib.parse import unquote
+
+import aiosqlite
+
+from engine.errors import ErrorCode, ParseError
+from engine.query.options import FindOptions
+from engine.query.where import Where
+from engine.schema.model import ClassDef
+from engine.storage.base import Changes, StoredObject
+from engine.storage.memory import BUILTIN_UNIQUE, _apply_op, _thaw
+from engine.storage.sql_compile import Compiler
+from engine.storage.sqlite_codec import (
+    INSERT_COLUMNS,
+    ROW_COLUMNS,
+    decode_row,
+    dumps,
+    encode_row,
+    schema_from_text,
+    schema_text,
+)
+from engine.storage.sqlite_functions import register_functions
+from engine.storage.sqlite_nodes import index_expression, quote_ident
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+DUPLICATE_MESSAGE = "A duplicate value for a field with unique values was provided"
+INTERNAL_MESSAGE = "Internal server error."
+_UNIQUE_OVER_DUPLICATES = "Tried to ensure field uniqueness for a class that already has duplicates."
+SCHEMA_TABLE = "_SCHEMA"
+BUSY_TIMEOUT_MS = 10_000
+_JOIN_PREFIX = "_Join:"
+# Index names are database-wide in SQLite: these prefixes keep each class's (and ours apart from the schema's).
+_SCHEMA_INDEX = "idx:{cls}:{name}"
+_BUILTIN_INDEX = "builtin:{cls}:{field}"
+
+
+def database_path(uri_or_path: str) -> str:
+    """``sqlite:///relative.db``, ``sqlite:////abs/path.db`` (or ``sqlite:/abs``), or a bare filesystem path."""
+    text = uri_or_path
+    if text.lower().startswith("sqlite:"):
+        text = text[len("sqlite:"):]
+        if text.startswith("//"):
+            text = text[2:]
+            if not text.startswith("/"):
+                raise ValueError("a sqlite URI names a file: sqlite:///relative/path.db or sqlite:////abs/path.db")
+            text = text[1:]  # sqlite:///x is the relative path x; sqlite:////x keeps x's leading slash
+        text = unquote(text.split("?", 1)[0])
+    if not text or text == ":memory:" or text.startswith("file:"):
+        raise ValueError(f"the sqlite storage needs a file path, got {uri_or_path!r}")
+    return text
+
+
+def _join_table(cls: ClassDef, key: str) -> str:
+    return f"{_JOIN_PREFIX}{key}:{cls.name}"
+
+
+def _index_statements(cls: ClassDef) -> dict[str, str]:
+    """Every index the class should have: name -> CREATE statement (as sqlite_master keeps it)."""
+    table = quote_ident(cls.name)
+    out: dict[str, str] = {}
+    for field in BUILTIN_UNIQUE.get(cls.name, ()):
+        name = _BUILTIN_INDEX.format(cls=cls.name, field=".".join(field))
+        expr = index_expression(cls, ".".join(field), unique=True)
+        out[name] = f"CREATE UNIQUE INDEX {quote_ident(name)} ON {table} ({expr})"
+    for index_name, spec in cls.indexes.items():
+        if index_name == "_id_" or not isinstance(spec, Mapping):
+            continue
+        unique = spec.get("unique") is True
+        exprs: list[str] = []
+        for key, direction in spec.items():
+            if key == "unique":
+                continue
+            if direction not in (1, -1):
+                exprs = []  # text and geo indexes have no SQLite counterpart: queries scan
+                break
+            expr = index_expression(cls, str(key), unique)
+            exprs.append(expr + (" DESC" if direction == -1 else ""))
+        if not exprs or (exprs == ["objectId"] and not unique):
+            continue
+        name = _SCHEMA_INDEX.format(cls=cls.name, name=index_name)
+        out[name] = f"CREATE {'UNIQUE ' if unique else ''}INDEX {quote_ident(name)} ON {table} ({', '.join(exprs)})"
+    return out
+
+
+@contextmanager
+def _guard(action: str) -> Iterator[None]:
+    """SQLite failures become ParseErrors whose text never carries SQLite's message."""
+    try:
+        yield
+    except ParseError:
+        raise
+    except sqlite3.IntegrityError:
+        raise ParseError(ErrorCode.DUPLICATE_VALUE, DUPLICATE_MESSAGE) from None
+    except sqlite3.Error as exc:
+        log.error("SQLite %s failed", action, exc_info=exc)
+        raise ParseError(ErrorCode.INTERNAL_SERVER_ERROR, INTERNAL_MESSAGE) from None
+
+
+def _setup(conn: sqlite3.Connection, *, writer: bool) -> None:
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    if writer:
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise sqlite3.OperationalError(f"could not switch the database to WAL mode (got {mode})")
+        # FULL: a commit is on disk (WAL fsynced) before it is acknowledged, so it survives a crash or power loss.
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {quote_ident(SCHEMA_TABLE)} "
+                     "(className TEXT PRIMARY KEY, schema TEXT NOT NULL)")
+    else:
+        conn.execute("PRAGMA query_only = 1")
+    register_functions(conn)
+
+
+def _table_names(conn: sqlite3.Connection) -> set[str]:
+    return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def _table_exists(conn: sqlite3.Connection, name: str) -> bool:
+    row = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone()
+    return row is not None
+
+
+class SQLiteAdapter:
+    """One database file. Writes go through one connection, one transaction at a time (aiosqlite runs each
+    connection on its own thread, and a whole write runs there in one call); reads use a second connection,
+    which WAL lets run beside the writer."""
+
+    def __init__(self, uri_or_path: str) -> None:
+        self.path = database_path(uri_or_path)
+        self._writer: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+        # Tables known to exist: touched on the writer thread after commit, read anywhere (set ops are atomic).
+        self._tables: set[str] = set()
+
+    # ---- connection ----
+
+    async def open(self) -> None:
+        if self._writer is not None:
+            return
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        writer = await aiosqlite.connect(self.path, isolation_level=None)
+        reader: aiosqlite.Connection | None = None
+        try:
+            await _call(writer, lambda conn: _setup(conn, writer=True))
+            reader = await aiosqlite.connect(self.path, isolation_level=None)
+            await _call(reader, lambda conn: _setup(conn, writer=False))
+            self._tables = await _call(writer, _table_names)
+        except BaseException:
+            await writer.close()
+            if reader is not None:
+                await reader.close()
+            raise
+        self._writer, self._reader = writer, reader
+
+    async def aclose(self) -> None:
+        writer, reader = self._writer, self._reader
+        self._writer = self._reader = None
+        for conn in (reader, writer):
+            if conn is not None:
+                await conn.close()
+
+    def _connection(self, conn: aiosqlite.Connection | None) -> aiosqlite.Connection:
+        if conn is None:
+            raise ParseError(ErrorCode.INTERNAL_SERVER_ERROR, "storage is not open")
+        return conn
+
+    async def _write(self, action: str, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(conn, *args)`` in one IMMEDIATE transaction on the writer thread."""
+        conn = self._connection(self._writer)
+        with _guard(action):
+            return await _call(conn, lambda raw: self._transaction(raw, fn, *args))
+
+    def _transaction(self, conn: sqlite3.Connection, fn: Callable[..., T], *args: Any) -> T:
+        created: set[str] = set()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = fn(conn, created, *args)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        self._tables |= created
+        return result
+
+    async def _read(self, action: str, table: str, fn: Callable[[sqlite3.Connection], T], empty: T) -> T:
+        """Run a read on the reader thread; a class whose table does not exist (yet, or any more) is empty."""
+        conn = self._connection(self._reader)
+
+        def run(raw: sqlite3.Connection) -> T:
+            if table not in self._tables:
+                if not _table_exists(raw, table):
+                    return empty
+                self._tables.add(table)
+            try:
+                return fn(raw)
+            except sqlite3.OperationalError:
+                if not _table_exists(raw, table):  # dropped meanwhile (maybe by another process)
+                    self._tables.discard(table)
+                    return empty
+                raise
+
+        with _guard(action):
+            return await _call(conn, run)
+
+    # ---- tables and indexes ----
+
+    def _ensure_table(self, conn: sqlite3.Connection, created: set[str], cls: ClassDef) -> None:
+        if cls.name in self._tables or cls.name in created:
+            return
+        table = quote_ident(cls.name)
+        conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {table} (objectId TEXT PRIMARY KEY, createdAt TEXT NOT NULL, "
+            "updatedAt TEXT NOT NULL, _rperm TEXT, _wperm TEXT, acl TEXT, data TEXT NOT NULL, internal TEXT NOT NULL)"
+        )
+        for name, statement in _index_statements(cls).items():
+            # A table first seen through create() gets the indexes of the ClassDef it came with.
+            if not self._index_sql(conn, name):
+                self._create_index(conn, statement)
+        created.add(cls.name)
+
+    def _index_sql(self, conn: sqlite3.Connection, name: str) -> str | None:
+        row = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?", (name,)).fetchone()
+        return row[0] if row else None
+
+    def _create_index(self, conn: sqlite3.Connection, statement: str) -> None:
+        try:
+            conn.execute(statement)
+        except sqlite3.IntegrityError:
+            raise ParseError(ErrorCode.DUPLICATE_VALUE, _UNIQUE_OVER_DUPLICATES) from None
+
+    def _sync_indexes(self, conn: sqlite3.Connection, cls: ClassDef) -> None:
+        wanted = _index_statements(cls)
+        existing = {
+            name: sql
+            for name, sql in conn.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
+                (cls.name,),
+            )
+        }
+        for name, sql in existing.items():
+            if wanted.get(name) != sql:
+                conn.execute(f"DROP INDEX {quote_ident(name)}")
+        for name, statement in wanted.items():
+            if existing.get(name) != statement:
+                self._create_index(conn, statement)
+
+    # ---- schemas ----
+
+    async def load_schemas(self) -> list[ClassDef]:
+        def run(conn: sqlite3.Connection) -> list[str]:
+            return [r[0] for r in conn.execute(f"SELECT schema FROM {quote_ident(SCHEMA_TABLE)} ORDER BY rowid")]
+
+        texts = await self._read("load_schemas", SCHEMA_TABLE, run, [])
+        return [cls for cls in map(schema_from_text, texts) if cls is not None]
+
+    async def save_schema(self, cls: ClassDef) -> None:
+        text = schema_text(cls)
+
+        def run(conn: sqlite3.Connection, created: set[str]) -> None:
+            self._ensure_table(conn, created, cls)
+            self._sync_indexes(conn, cls)
+            conn.execute(
+                f"INSERT INTO {quote_ident(SCHEMA_TABLE)} (className, schema) VALUES (?, ?) "
+                "ON CONFLICT (className) DO UPDATE SET schema = excluded.schema",
+                (cls.name, text),
+            )
+
+        await self._write("save_schema", run)
+
+    async def drop_class(self, cls: ClassDef) -> None:
+        def run(conn: sqlite3.Connection, created: set[str]) -> list[str]:
+            dropped = [cls.name]
+            for name in _table_names(conn):
+                parts = name.split(":")
+                if len(parts) == 3 and name.startswith(_JOIN_PREFIX) and parts[2] == cls.name:
+                    dropped.append(name)
+            for name in dropped:
+                conn.execute(f"DROP TABLE IF EXISTS {quote_ident(name)}")
+            conn.execute(f"DELETE FROM {quote_ident(SCHEMA_TABLE)} WHERE className = ?", (cls.name,))
+            return dropped
+
+        for name in await self._write("drop_class", run):
+            self._tables.discard(name)
+
+    # ---- objects ----
+
+    async def create(self, cls: ClassDef, obj: StoredObject) -> None:
+        row = encode_row(cls, obj)
+        placeholders = ", ".join("?" for _ in INSERT_COLUMNS)
+        sql = f"INSERT INTO {quote_ident(cls.name)} ({', '.join(INSERT_COLUMNS)}) VALUES ({placeholders})"
+
+        def run(conn: sqlite3.Connection, created: set[str]) -> None:
+            self._ensure_table(conn, created, cls)
+            conn.execute(sql, row)
+
+        await self._write("insert", run)
+
+    async def find(self, cls: ClassDef, where: Where, opts: FindOptions) -> list[StoredObject]:
+        compiler = Compiler(cls)
+        condition = compiler.where(where)
+        order = compiler.order_by(opts.order, where)
+        if opts.limit is not None and opts.limit <= 0:
+            return []
+        params = compiler.params
+        params["_limit"] = -1 if opts.limit is None else opts.limit
+        params["_skip"] = max(opts.skip, 0)
+        sql = (f"SELECT {ROW_COLUMNS} FROM {quote_ident(cls.name)} WHERE {condition} "
+               f"ORDER BY {order} LIMIT :_limit OFFSET :_skip")
+
+        def run(conn: sqlite3.Connection) -> list[StoredObject]:
+            return [decode_row(cls.name, row) for row in conn.execute(sql, params)]
+
+        return await self._read("find", cls.name, run, [])
+
+    async def count(self, cls: ClassDef, where: Where) -> int:
+        compiler = Compiler(cls)
+        condition = compiler.where(where)
+        sql = f"SELECT count(*) FROM {quote_ident(cls.name)} WHERE {condition}"
+
+        def run(conn: sqlite3.Connection) -> int:
+            return int(conn.execute(sql, compiler.params).fetchone()[0])
+
+        return await self._read("count", cls.name, run, 0)
+
+    async def update(self, cls: ClassDef, where: Where, changes: Changes) -> StoredObject | None:
+        compiler = Compiler(cls)
+        condition = compiler.where(where)
+        table = quote_ident(cls.name)
+        select = f"SELECT rowid, {ROW_COLUMNS} FROM {table} WHERE {condition} ORDER BY rowid LIMIT 1"
+        write = (f"UPDATE {table} SET updatedAt = ?, _rperm = ?, _wperm = ?, acl = ?, data = ?, internal = ? "
+                 "WHERE rowid = ?")
+
+        def run(conn: sqlite3.Connection, created: set[str]) -> StoredObject | None:
+            if cls.name not in self._tables and not _table_exists(conn, cls.name):
+                return None
+            row = conn.execute(select, compiler.params).fetchone()
+            if row is None:
+                return None
+            # Read, modify and write in one transaction: the memory adapter's semantics, atomically.
+            target = decode_row(cls.name, row[1:])
+            updated = _apply_changes(target, changes)
+            encoded = encode_row(cls, updated)
+            conn.execute(write, (*encoded[2:], row[0]))
+            # What a later find returns (e.g. a File column keeps only its name).
+            return decode_row(cls.name, (*encoded[:3], *encoded[5:]))
+
+        return await self._write("update", run)
+
+    async def delete(self, cls: ClassDef, where: Where) -> int:
+        compiler = Compiler(cls)
+        sql = f"DELETE FROM {quote_ident(cls.name)} WHERE {compiler.where(where)}"
+
+        def run(conn: sqlite3.Connection, created: set[str]) -> int:
+            if cls.name not in self._tables and not _table_exists(conn, cls.name):
+                return 0
+            return int(conn.execute(sql, compiler.params).rowcount)
+
+        return await self._write("delete", run)
+
+    # ---- relations ----
+
+    async def add_relation(self, cls: ClassDef, key: str, owning_id: str, related_ids: Sequence[str]) -> None:
+        name = _join_table(cls, key)
+        table = quote_ident(name)
+
+        def run(conn: sqlite3.Connection, created: set[str]) -> None:
+            if name not in self._tables:
+                conn.execute(f"CREATE TABLE IF NOT EXISTS {table} "
+                             "(owningId TEXT NOT NULL, relatedId TEXT NOT NULL, PRIMARY KEY (owningId, relatedId))")
+                conn.execute(f"CREATE INDEX IF NOT EXISTS {quote_ident(name + ':relatedId')} ON {table} (relatedId)")
+                created.add(name)
+            conn.executemany(f"INSERT OR IGNORE INTO {table} (owningId, relatedId) VALUES (?, ?)",
+                             [(owning_id, rid) for rid in related_ids])
+
+        await self._write("add_relation", run)
+
+    async def remove_relation(self, cls: ClassDef, key: str, owning_id: str, related_ids: Sequence[str]) -> None:
+        name = _join_table(cls, key)
+        if not related_ids:
+            return
+        sql = (f"DELETE FROM {quote_ident(name)} WHERE owningId = ? "
+               "AND relatedId IN (SELECT value FROM json_each(?))")
+
+        def run(conn: sqlite3.Connection, created: set[str]) -> None:
+            if name in self._tables or _table_exists(conn, name):
+                conn.execute(sql, (owning_id, dumps(list(related_ids))))
+
+        await self._write("remove_relation", run)
+
+    async def related_ids(self, cls: ClassDef, key: str, owning_ids: Sequence[str]) -> list[str]:
+        return await self._join_column(_join_table(cls, key), "owningId", owning_ids, "relatedId")
+
+    async def owning_ids(self, cls: ClassDef, key: str, related_ids: Sequence[str]) -> list[str]:
+        return await self._join_column(_join_table(cls, key), "relatedId", related_ids, "owningId")
+
+    async def _join_column(self, name: str, by: str, values: Sequence[str], wanted: str) -> list[str]:
+        if not values:
+            return []
+        # rowid order is insertion order, which is the order the memory adapter answers in.
+        sql = f"SELECT {wanted} FROM {quote_ident(name)} WHERE {by} IN (SELECT value FROM json_each(?)) ORDER BY rowid"
+        arg = dumps(list(values))
+
+        def run(conn: sqlite3.Connection) -> list[str]:
+            return list(dict.fromkeys(r[0] for r in conn.execute(sql, (arg,))))
+
+        return await self._read("relation lookup", name, run, [])
+
+
+def _apply_changes(target: StoredObject, changes: Changes) -> StoredObject:
+    fields: dict[str, Any] = {k: _thaw(v) for k, v in target.fields.items()}
+    for path, op in changes.ops:
+        _apply_op(fields, path, op)
+    internal = dict(target.internal)
+    for key, value in changes.internal.items():
+        if value is None:
+            internal.pop(key, None)
+        else:
+            internal[key] = _thaw(value)
+    acl = None if changes.clear_acl else (changes.acl if changes.acl is not None else target.acl)
+    return replace(target, updated_at=changes.updated_at, acl=acl, fields=MappingProxyType(fields),
+                   internal=MappingProxyType(internal))
+
+
+async def _call(conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
+    """Run ``fn`` on the connection's own thread with its sqlite3 connection, as one queued call.
+
+    aiosqlite exposes no public way to run a function there; ``_execute`` and ``_conn`` are what its own
+    methods use. One call per operation is what makes a read-modify-write atomic and keeps writes in order."""
+    return await conn._execute(lambda: fn(conn._conn))
