@@ -13,7 +13,7 @@ from engine.cloud.loader import HookImportError, load_hooks
 from engine.cloud.registry import Cloud
 from engine.schema.loader import SchemaFileError, load_schema_file
 from engine.settings import Settings, coerce_option, ensure_master_key, settings_from_env
-from engine.storage.registry import UnsupportedDatabase, is_persistent
+from engine.storage.registry import UnsupportedDatabase, effective_uri, is_persistent
 
 log = logging.getLogger("engine")
 _FLAG_NAMES = {"schema_path": "schema"}
@@ -71,10 +71,13 @@ def serve(settings: Settings) -> int:
     settings, generated = ensure_master_key(settings)
     if generated:
         print(f"Generated master key (set PARSE_SERVER_MASTER_KEY to keep one): {settings.master_key}", flush=True)
-    if not is_persistent(settings.database_uri):
+    uri = effective_uri(settings.database_uri)
+    if not is_persistent(uri):
         banner = "!" * 78
-        print(f"{banner}\n!! No PARSE_SERVER_DATABASE_URI: running on an IN-MEMORY store.\n"
+        print(f"{banner}\n!! {uri}: running on an IN-MEMORY store.\n"
               f"!! NOTHING IS PERSISTED: every object is lost when this process stops.\n{banner}", flush=True)
+    else:
+        print(f"storage: {uri}", flush=True)
     try:
         app = create_app(settings)
     except UnsupportedDatabase as exc:

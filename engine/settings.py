@@ -20,7 +20,9 @@ class Settings:
         "PARSE_SERVER_MASTER_KEY", "Master key (bypasses every permission). Generated and printed once if unset.", ""
     )
     database_uri: str = _opt(
-        "PARSE_SERVER_DATABASE_URI", "mongodb://host/db for MongoDB; unset runs on an in-memory store.", ""
+        "PARSE_SERVER_DATABASE_URI",
+        "sqlite:///path.db (the default is sqlite:///data/sleeplab.db), mongodb://host/db, or memory:// (not kept).",
+        "",
     )
     mount_path: str = _opt("PARSE_SERVER_MOUNT_PATH", "Path the API is served under.", "/parse")
     cloud: str = _opt("PARSE_SERVER_CLOUD", "Hook module path or directory (e.g. hooks/).", "")

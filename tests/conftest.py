@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +18,14 @@ APP_ID = "testapp"
 MASTER = "test-master-key"
 
 
+def fresh_database() -> str:
+    """A new embedded SQLite database: tests run on the real default store (mongomock only for MongoDB)."""
+    return f"sqlite:///{tempfile.mkdtemp(prefix='sleeplab-test-')}/test.db"
+
+
 def make_settings(**overrides: Any) -> Settings:
     base = Settings(app_id=APP_ID, master_key=MASTER, schema_path=str(ROOT / "schema" / "sleeplab.json"),
-                    server_url="http://testserver/parse")
+                    server_url="http://testserver/parse", database_uri=fresh_database())
     return base.with_overrides(overrides)
 
 

@@ -7,8 +7,10 @@ from urllib.parse import urlsplit
 
 from engine.storage.base import StorageAdapter
 
+# With no database URI the server keeps its data in an embedded SQLite file: nothing to install, and it survives
+# restarts. `memory://` keeps everything in the process (tests, throwaway demos).
+DEFAULT_URI = "sqlite:///data/sleeplab.db"
 ADAPTERS = {
-    "": "engine.storage.memory:MemoryAdapter",
     "memory": "engine.storage.memory:MemoryAdapter",
     "mongodb": "engine.storage.mongo:MongoAdapter",
     "mongodb+srv": "engine.storage.mongo:MongoAdapter",
@@ -20,16 +22,23 @@ class UnsupportedDatabase(ValueError):
     pass
 
 
+def effective_uri(uri: str) -> str:
+    return uri or DEFAULT_URI
+
+
 def is_persistent(uri: str) -> bool:
-    return urlsplit(uri).scheme not in ("", "memory")
+    return urlsplit(effective_uri(uri)).scheme != "memory"
 
 
 def open_adapter(uri: str) -> StorageAdapter:
-    scheme = urlsplit(uri).scheme if uri else ""
+    uri = effective_uri(uri)
+    scheme = urlsplit(uri).scheme
     target = ADAPTERS.get(scheme)
     if target is None:
-        raise UnsupportedDatabase(f"unsupported database URI scheme {scheme!r}; use one of: mongodb://, sqlite:///path.db")
+        raise UnsupportedDatabase(
+            f"unsupported database URI scheme {scheme!r}; use sqlite:///path.db, mongodb://host/db or memory://"
+        )
     module, _, name = target.partition(":")
     cls = getattr(importlib.import_module(module), name)
-    adapter: StorageAdapter = cls(uri) if scheme not in ("", "memory") else cls()
+    adapter: StorageAdapter = cls() if scheme == "memory" else cls(uri)
     return adapter

@@ -9,24 +9,17 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.e2e.server import ROOT, ServerProcess, free_port
+
 JS_DIR = ROOT / "tests" / "js"
-STARTUP_TIMEOUT = 30.0
 NODE_TIMEOUT = 120.0
-# The server is configured by flags only: drop inherited settings (a database URI, client keys...) that would
-# change what the suite runs against.
-SERVER_ENV_PREFIXES = ("PARSE_SERVER_", "SLEEPLAB_")
 
 
 @dataclass(frozen=True)
@@ -36,57 +29,18 @@ class LiveServer:
     master_key: str
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _server_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(SERVER_ENV_PREFIXES) and k != "PORT"}
-    env.pop("PARSE_SERVER_DATABASE_URI", None)
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
-
-
-def _wait_healthy(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    last_error = "no answer yet"
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"server exited with code {proc.returncode} before answering:\n{log.read_text()}")
-        try:
-            response = httpx.get(f"{url}/health", timeout=1.0)
-            if response.status_code == 200:
-                return
-            last_error = f"HTTP {response.status_code}: {response.text}"
-        except httpx.HTTPError as exc:
-            last_error = repr(exc)
-        time.sleep(0.1)
-    pytest.fail(f"server not healthy after {STARTUP_TIMEOUT:.0f}s ({last_error}):\n{log.read_text()}")
-
-
 @pytest.fixture
 def live_server(tmp_path: Path) -> Iterator[LiveServer]:
-    port = _free_port()
     app_id = f"compat-{secrets.token_hex(4)}"
     master_key = secrets.token_urlsafe(24)
-    log = tmp_path / "server.log"
-    cmd = [sys.executable, "-m", "engine", "serve", "--host", "127.0.0.1", "--port", str(port),
-           "--master-key", master_key, "--app-id", app_id, "--cloud", str(JS_DIR / "hooks")]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=_server_env(), stdout=out, stderr=subprocess.STDOUT)
+    server = ServerProcess(
+        ["--master-key", master_key, "--app-id", app_id, "--database-uri", "memory://",
+         "--cloud", str(JS_DIR / "hooks"), "--idempotency-paths", "classes/.*,functions/.*,users,installations"],
+        {}, ROOT, tmp_path / "server.log", free_port())
     try:
-        url = f"http://127.0.0.1:{port}/parse"
-        _wait_healthy(proc, url, log)
-        yield LiveServer(url, app_id, master_key)
+        yield LiveServer(server.start().url, app_id, master_key)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        server.stop()
 
 
 @pytest.fixture
