@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, replace
 
 from engine.errors import ErrorCode, HTTPDenied
-from engine.http import batch, classes, config, functions, misc, pages, schemas, sessions, users
+from engine.http import aggregate, batch, classes, config, functions, misc, pages, schemas, sessions, users
 from engine.http.call import ApiCall, ApiResult, Handler
 
 
@@ -75,6 +75,7 @@ ROUTES: tuple[RouteSpec, ...] = (
     _r("GET", "/installations/{object_id}", _on("_Installation", classes.get)),
     _r("PUT", "/installations/{object_id}", _on("_Installation", classes.update)),
     _r("DELETE", "/installations/{object_id}", _on("_Installation", classes.delete)),
+    _r("GET", "/aggregate/{class_name}", aggregate.aggregate),
     _r("GET", "/config", config.get_config),
     _r("PUT", "/config", config.put_config),
     _r("DELETE", "/purge/{class_name}", config.purge),

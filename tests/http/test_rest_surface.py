@@ -155,3 +155,51 @@ async def test_rest_surface_through_batch(api: Api) -> None:
     assert out[0] == {"success": {"params": {}}}
     assert "master key" in out[1]["error"]["error"]
     assert "objectId" in out[2]["success"] and out[3]["error"]["code"] == 119
+
+
+async def _agg(api: Api, pipeline: Any, master: bool = True) -> Any:
+    return await api.get("/aggregate/Night", master=master, params={"pipeline": json.dumps(pipeline)})
+
+
+async def test_aggregate(api: Api) -> None:
+    uid, _ = await api.signup("ada")
+    owner = {"__type": "Pointer", "className": "_User", "objectId": uid}
+    for minutes, stage, day in ((400, "deep", "2026-01-01"), (300, "rem", "2026-01-01"), (500, "deep", "2026-02-01")):
+        await api.post("/classes/Night", {"minutes": minutes, "stage": stage, "owner": owner, "tags": [stage, "x"],
+                                          "when": {"__type": "Date", "iso": f"{day}T00:00:00.000Z"}}, master=True)
+    assert (await _agg(api, [{"$count": "n"}], master=False)).status_code == 403
+    r = await _agg(api, [{"$match": {"minutes": {"$gt": 350}}}, {"$group": {"_id": "$stage", "total": {"$sum": "$minutes"},
+                                                                           "n": {"$sum": 1}}}])
+    assert r.status_code == 200, r.text
+    assert r.json()["results"] == [{"objectId": "deep", "total": 900, "n": 2}]
+    r = await _agg(api, {"$group": {"_id": None, "avg": {"$avg": "$minutes"}, "max": {"$max": "$minutes"}}})
+    assert r.json()["results"] == [{"objectId": None, "avg": 400, "max": 500}]
+    r = await _agg(api, [{"$group": {"_id": "$owner", "n": {"$sum": 1}}}])
+    assert r.json()["results"] == [{"objectId": uid, "n": 3}]
+    r = await _agg(api, [{"$unwind": "$tags"}, {"$group": {"_id": "$tags", "n": {"$sum": 1}}}, {"$sort": {"_id": 1}}])
+    assert r.json()["results"] == [{"objectId": "deep", "n": 2}, {"objectId": "rem", "n": 1}, {"objectId": "x", "n": 3}]
+    r = await _agg(api, [{"$sort": {"minutes": -1}}, {"$skip": 1}, {"$limit": 1}, {"$project": {"minutes": 1}}])
+    assert [row["minutes"] for row in r.json()["results"]] == [400]
+    r = await _agg(api, [{"$group": {"_id": {"$month": "$when"}, "n": {"$sum": 1}}}, {"$sort": {"_id": 1}}])
+    assert r.json()["results"] == [{"objectId": 1, "n": 2}, {"objectId": 2, "n": 1}]
+    r = await _agg(api, [{"$match": {"owner": uid}}, {"$count": "mine"}])
+    assert r.json()["results"] == [{"mine": 3}]
+    for bad in ([{"$lookup": {"from": "_User"}}], [{"$out": "X"}], [{"$match": {"$where": "1"}}], [{"$foo": 1}],
+                [{"$group": {"objectId": "$stage"}}], [{"$limit": "x"}], "not json"):
+        r = await api.get("/aggregate/Night", master=True,
+                          params={"pipeline": bad if isinstance(bad, str) else json.dumps(bad)})
+        assert r.status_code == 400 and r.json()["code"] in (102, 107), (bad, r.text)
+
+
+async def test_distinct(api: Api) -> None:
+    for stage, minutes in (("deep", 1), ("rem", 2), ("deep", 3)):
+        await api.post("/classes/Night", {"stage": stage, "minutes": minutes, "tags": [stage, "all"]}, master=True)
+    r = await api.get("/aggregate/Night", master=True, params={"distinct": "stage"})
+    assert sorted(r.json()["results"]) == ["deep", "rem"]
+    r = await api.get("/aggregate/Night", master=True,
+                      params={"distinct": "stage", "where": json.dumps({"minutes": {"$gt": 1}})})
+    assert sorted(r.json()["results"]) == ["deep", "rem"]
+    r = await api.get("/aggregate/Night", master=True, params={"distinct": "tags"})
+    assert sorted(r.json()["results"]) == ["all", "deep", "rem"]
+    assert (await api.get("/aggregate/Night", params={"distinct": "stage"})).status_code == 403
+    assert (await api.get("/aggregate/Night", master=True, params={"bogus": "1"})).json()["code"] == 102

@@ -1,0 +1,81 @@
+"""`/aggregate`: a leading `$match` runs in the store; the other stages run in Python, the same on every store."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from engine.errors import ErrorCode, ParseError
+from engine.pipeline.context import Services
+from engine.query.aggregate import normalize_pipeline, run_pipeline, split_leading_match, to_parse_results
+from engine.query.options import FindOptions
+from engine.query.where import MATCH_ALL, Where, parse_where
+from engine.schema.model import ClassDef, FieldType
+from engine.storage.base import StoredObject
+from engine.wire import Pointer, encode
+
+ALL = FindOptions(limit=None)
+
+
+def _document(obj: StoredObject) -> dict[str, Any]:
+    """A row as Parse's aggregation sees it: REST names, pointers as `Class$id` (also under `_p_<field>`)."""
+    doc: dict[str, Any] = {"objectId": obj.object_id, "createdAt": obj.created_at, "updatedAt": obj.updated_at}
+    for key, value in obj.fields.items():
+        if isinstance(value, Pointer):
+            doc[key] = doc[f"_p_{key}"] = f"{value.class_name}${value.object_id}"
+        else:
+            doc[key] = value
+    return doc
+
+
+_UNSAFE_TYPES = (FieldType.POINTER, FieldType.DATE, FieldType.RELATION)
+
+
+def _plain_keys(cls: ClassDef, match: Mapping[str, Any]) -> bool:
+    """True when every key means the same to the where language as to `$match`: pipelines accept bare ids for
+    pointers, ISO strings for dates and Mongo names (`_id`, `_p_x`), which a store query would read otherwise."""
+    for key, value in match.items():
+        if key in ("$and", "$or", "$nor"):
+            if not isinstance(value, list) or not all(isinstance(v, Mapping) and _plain_keys(cls, v) for v in value):
+                return False
+            continue
+        fdef = cls.field_def(key.split(".")[0])
+        if key != "objectId" and (key.startswith(("_", "$")) or fdef is None or fdef.type in _UNSAFE_TYPES):
+            return False
+    return True
+
+
+def _pushdown(cls: ClassDef, match: Mapping[str, Any] | None) -> Where:
+    """The leading `$match` as a store query, so the store filters with its indexes; the `$match` still runs
+    in Python afterwards, so a store query only ever narrows what Python would keep anyway."""
+    if match is None or not _plain_keys(cls, match):
+        return MATCH_ALL
+    try:
+        return parse_where(match, master=True)
+    except ParseError:
+        return MATCH_ALL
+
+
+async def run_aggregate(svc: Services, cls: ClassDef, pipeline: object) -> list[Any]:
+    stages = normalize_pipeline(pipeline)
+    match, _ = split_leading_match(stages)
+    rows = await svc.storage.find(cls, _pushdown(cls, match), ALL)
+    pointers = tuple(name for name, f in cls.fields.items() if f.type is FieldType.POINTER)
+    results = run_pipeline([_document(r) for r in rows], stages)
+    return to_parse_results(results, stages, pointer_fields=pointers, file_url=svc.file_url)
+
+
+async def run_distinct(svc: Services, cls: ClassDef, field: object, where_json: object) -> list[Any]:
+    if not isinstance(field, str) or not field:
+        raise ParseError(ErrorCode.INVALID_QUERY, "distinct must name a field")
+    rows = await svc.storage.find(cls, parse_where(where_json, master=True), ALL)
+    seen: list[Any] = []
+    for row in rows:
+        value: Any = row.fields
+        for part in field.split("."):
+            value = value.get(part) if isinstance(value, Mapping) else None
+        # Like MongoDB's distinct, an array contributes each of its elements.
+        for item in value if isinstance(value, list) else [value]:
+            if item is not None and item not in seen:
+                seen.append(item)
+    return [encode(v) for v in seen]
