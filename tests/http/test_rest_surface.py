@@ -168,8 +168,8 @@ async def test_aggregate(api: Api) -> None:
         await api.post("/classes/Night", {"minutes": minutes, "stage": stage, "owner": owner, "tags": [stage, "x"],
                                           "when": {"__type": "Date", "iso": f"{day}T00:00:00.000Z"}}, master=True)
     assert (await _agg(api, [{"$count": "n"}], master=False)).status_code == 403
-    r = await _agg(api, [{"$match": {"minutes": {"$gt": 350}}}, {"$group": {"_id": "$stage", "total": {"$sum": "$minutes"},
-                                                                           "n": {"$sum": 1}}}])
+    group = {"_id": "$stage", "total": {"$sum": "$minutes"}, "n": {"$sum": 1}}
+    r = await _agg(api, [{"$match": {"minutes": {"$gt": 350}}}, {"$group": group}])
     assert r.status_code == 200, r.text
     assert r.json()["results"] == [{"objectId": "deep", "total": 900, "n": 2}]
     r = await _agg(api, {"$group": {"_id": None, "avg": {"$avg": "$minutes"}, "max": {"$max": "$minutes"}}})
