@@ -132,6 +132,11 @@ async def test_query_extras(api: Api) -> None:
                                                             "comment": "why"})
     assert len(r.json()["results"]) == 1
     assert (await api.get("/classes/Note", params={"readPreference": "FASTEST"})).json()["code"] == 102
+    target = (await api.post("/classes/Target", {"name": "t"}, master=True)).json()["objectId"]
+    await api.post("/classes/Holder", {"ref": {"__type": "Pointer", "className": "Target", "objectId": target}},
+                   master=True)
+    rows = (await api.get("/classes/Holder", params={"includeAll": "true"})).json()["results"]
+    assert rows[0]["ref"]["name"] == "t" and rows[0]["ref"]["__type"] == "Object"
 
 
 async def test_redirect_class_name_for_key(api: Api) -> None:
