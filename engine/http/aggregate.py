@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+import orjson
 
 from engine.errors import ErrorCode, ParseError
 from engine.http.call import ApiCall, ApiResult
@@ -16,8 +17,8 @@ ALLOWED = frozenset({"pipeline", "distinct", "where", "hint", "explain", "readPr
 def _json_param(value: Any, name: str) -> Any:
     if isinstance(value, str):
         try:
-            return json.loads(value)
-        except ValueError as exc:
+            return orjson.loads(value)
+        except orjson.JSONDecodeError as exc:
             raise ParseError(ErrorCode.INVALID_JSON, f"{name} is not valid JSON") from exc
     return value
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import replace
 from typing import Any
@@ -64,8 +63,8 @@ def _cloud_context(request: Request, body: dict[str, Any]) -> dict[str, Any]:
         return {}
     if isinstance(raw, str):
         try:
-            raw = json.loads(raw)
-        except ValueError as exc:
+            raw = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
             raise ParseError(ErrorCode.INVALID_JSON, "Context is not a valid JSON object") from exc
     if not isinstance(raw, dict):
         raise ParseError(ErrorCode.INVALID_JSON, "Context is not an object")
@@ -107,8 +106,9 @@ def _query_params(request: Request) -> dict[str, Any]:
     params: dict[str, Any] = dict(request.query_params)
     if "where" in params:
         try:
-            params["where"] = json.loads(params["where"])
-        except ValueError as exc:
+            # orjson bounds nesting depth itself; json.loads would hit RecursionError on a hostile `where`.
+            params["where"] = orjson.loads(params["where"])
+        except orjson.JSONDecodeError as exc:
             raise ParseError(ErrorCode.INVALID_JSON, "where parameter is not valid JSON") from exc
     return params
 

@@ -286,6 +286,8 @@ def _pointers_at(node: Any, path: tuple[str, ...], out: list[dict[str, Any]]) ->
 
 
 async def _fetch_included(svc: Services, auth: Auth, class_name: str, ids: set[str]) -> dict[str, Json]:
+    """Included objects come through the normal read path of their class: CLP, ACL, protected fields, and its
+    beforeFind/afterFind hooks (security catalog S31)."""
     target = svc.schemas.get(class_name)
     if target is None:
         return {}
@@ -293,8 +295,13 @@ async def _fetch_included(svc: Services, auth: Auth, class_name: str, ids: set[s
         reader = Reader(svc, auth, target, Op.GET)
     except ParseError:
         return {}  # the caller may not read that class: the pointers stay bare
-    rows = await reader.find(In(("objectId",), tuple(sorted(ids))), UNLIMITED)
-    return {r.object_id: {"__type": "Object", "className": class_name, **reader.to_json(r)} for r in rows}
+    params = await hooks.before_find(svc, auth, class_name, {"where": {"objectId": {"$in": sorted(ids)}}},
+                                     is_get=False)
+    where = parse_where(params.get("where"), master=auth.is_master)
+    rows = await reader.find(where, UNLIMITED)
+    found = await hooks.after_find(svc, auth, class_name, [reader.to_json(r) for r in rows], is_get=False)
+    return {obj["objectId"]: {"__type": "Object", "className": class_name, **obj}
+            for obj in found if isinstance(obj.get("objectId"), str)}
 
 
 async def _include(svc: Services, auth: Auth, cls: ClassDef, results: list[Json], opts: FindOptions) -> None:

@@ -21,6 +21,8 @@ from engine.schema.rest import class_from_json, class_to_json, field_from_json, 
 from engine.storage.base import Changes, StorageAdapter, Unset
 from engine.wire import now
 
+MAX_FIELDS = 500  # a client with addField rights must not grow a class without bound
+
 
 class SchemaConflict(Exception):
     """The schema file asks for something the stored data forbids (e.g. a changed field type)."""
@@ -111,6 +113,9 @@ class SchemaStore:
                 merged.setdefault(fname, fdef)
             if len(merged) == len(cls.fields):
                 return cls
+            if len(merged) > MAX_FIELDS:
+                raise ParseError(ErrorCode.INVALID_SCHEMA_OPERATION,
+                                 f"{name} cannot have more than {MAX_FIELDS} fields")
             return await self._save(cls.with_fields(merged))
 
     async def create_class(self, body: Mapping[str, Any], class_name: str | None) -> ClassDef:

@@ -56,7 +56,7 @@ def normalize_pipeline(pipeline: object) -> list[dict[str, Any]]:
     if isinstance(pipeline, str | bytes):
         try:
             pipeline = json.loads(pipeline)  # a GET query string carries the pipeline as JSON text
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise refuse("pipeline is not valid JSON") from exc
     if isinstance(pipeline, Mapping):
         stages: list[Any] = [{key: value} for key, value in pipeline.items()]

@@ -27,6 +27,8 @@ class FindOptions:
     count: bool = False
 
 
+MAX_INCLUDES = 50
+MAX_INCLUDE_DEPTH = 10
 FIND_PARAMS = frozenset({
     "where", "order", "limit", "skip", "keys", "excludeKeys", "include", "includeAll", "count",
     "redirectClassNameForKey", "readPreference", "includeReadPreference", "subqueryReadPreference", "hint",
@@ -96,6 +98,9 @@ def find_options(
     if skip < 0:
         raise ParseError(ErrorCode.INVALID_QUERY, "skip must be a non-negative number")
     include = _names("include", params["include"]) if "include" in params else ()
+    if len(include) > MAX_INCLUDES or any(i.count(".") >= MAX_INCLUDE_DEPTH for i in include):
+        raise ParseError(ErrorCode.INVALID_QUERY,
+                         f"include is limited to {MAX_INCLUDES} paths of at most {MAX_INCLUDE_DEPTH} levels")
     return FindOptions(
         limit=min(limit, max_limit),
         skip=skip,

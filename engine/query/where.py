@@ -14,6 +14,7 @@ from engine.wire import GeoPoint, Pointer, Polygon, Value, decode, decode_geopoi
 
 MAX_REGEX_LENGTH = 1024
 MAX_DEPTH = 32
+MAX_LIST_VALUES = 10_000  # $in/$nin/$all/$containedBy; a longer list is a denial-of-service, not a query
 EARTH_RADIUS_KM = 6371.0
 EARTH_RADIUS_MILES = 3958.8
 
@@ -286,6 +287,8 @@ class _Parser:
     def _operator(
         self, path: Path, op: str, arg: Any, spec: Mapping[str, Any], distance: float | None, depth: int
     ) -> Where:
+        if isinstance(arg, list) and len(arg) > MAX_LIST_VALUES:
+            raise ParseError(ErrorCode.INVALID_QUERY, f"{op} accepts at most {MAX_LIST_VALUES} values")
         if op in ("$lt", "$lte", "$gt", "$gte"):
             return Compare(path, op[1:], self._comparable(arg))
         if op in ("$eq", "$ne"):
