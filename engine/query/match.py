@@ -9,7 +9,7 @@ import re
 import unicodedata
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import regex
 
@@ -42,11 +42,14 @@ from engine.query.where import (
     WithinSphere,
     translate_regex,
 )
-from engine.storage.base import StoredObject
 from engine.wire import Bytes, File, GeoPoint, Pointer, Polygon, RelationRef, Value, encode
 
+if TYPE_CHECKING:  # the storage layer sits above query; only the type is needed here
+    from engine.storage.base import StoredObject
+
 __all__ = [
-    "MISSING", "distance_radians", "matches", "near_node", "resolve_path", "sort_key", "sort_objects", "values_equal"
+    "MISSING", "distance_radians", "matches", "near_node", "regex_matches", "resolve_path", "search_terms", "sort_key",
+    "sort_objects", "text_matches", "values_equal",
 ]
 
 # Per evaluation; a pathological pattern must cost one slow query, never a stuck worker.
@@ -235,7 +238,7 @@ def _strings(cands: list[Value]) -> Iterator[str]:
             yield from (item for item in cand if isinstance(item, str))
 
 
-def _regex(cands: list[Value], node: Regex) -> bool:
+def regex_matches(cands: list[Value], node: Regex) -> bool:
     compiled = _compiled(node.pattern, node.options)
     return compiled is not None and any(_search(compiled, s) for s in _strings(cands))
 
@@ -252,7 +255,7 @@ def _fold(text: str, case_sensitive: bool, diacritic_sensitive: bool) -> str:
 
 
 @functools.lru_cache(maxsize=256)
-def _search_terms(term: str, case_sensitive: bool, diacritic_sensitive: bool) -> tuple[
+def search_terms(term: str, case_sensitive: bool, diacritic_sensitive: bool) -> tuple[
     tuple[str, ...], tuple[str, ...], tuple[str, ...]
 ]:
     """(positive words, required phrases, negated words), already folded."""
@@ -265,8 +268,8 @@ def _search_terms(term: str, case_sensitive: bool, diacritic_sensitive: bool) ->
     return tuple(positives), phrases, tuple(negations)
 
 
-def _text(cands: list[Value], node: Text) -> bool:
-    positives, phrases, negations = _search_terms(node.term, node.case_sensitive, node.diacritic_sensitive)
+def text_matches(cands: list[Value], node: Text) -> bool:
+    positives, phrases, negations = search_terms(node.term, node.case_sensitive, node.diacritic_sensitive)
     if not positives and not phrases:
         return False
     for text in _strings(cands):
@@ -300,7 +303,7 @@ def _all(cands: list[Value], node: All) -> bool:
     if not node.values:
         return False  # Mongo's {$all: []} matches nothing
     for item in node.values:
-        ok = _regex(cands, item) if isinstance(item, Regex) else _eq(cands, item)
+        ok = regex_matches(cands, item) if isinstance(item, Regex) else _eq(cands, item)
         if not ok:
             return False
     return True
@@ -344,9 +347,9 @@ def matches(where: Where, obj: StoredObject) -> bool:
         case ContainedBy(path, values):
             return _contained_by(_candidates(obj, path), values)
         case Regex(path):
-            return _regex(_candidates(obj, path), where)
+            return regex_matches(_candidates(obj, path), where)
         case Text(path):
-            return _text(_candidates(obj, path), where)
+            return text_matches(_candidates(obj, path), where)
         case Near(path, point, max_distance):
             return geo.near(_items(_candidates(obj, path)), point, max_distance)
         case WithinBox(path, southwest, northeast):

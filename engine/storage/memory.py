@@ -34,12 +34,12 @@ BUILTIN_UNIQUE: Mapping[str, tuple[tuple[str, ...], ...]] = {
 _DUPLICATE = "A duplicate value for a field with unique values was provided"
 
 
-def _thaw(value: Value) -> Value:
+def thaw(value: Value) -> Value:
     """A private copy of plain data; scalars and frozen wire values are immutable and shared."""
     if isinstance(value, Mapping):
-        return {k: _thaw(v) for k, v in value.items()}
+        return {k: thaw(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_thaw(v) for v in value]
+        return [thaw(v) for v in value]
     return value
 
 
@@ -47,8 +47,8 @@ def _detach(obj: StoredObject) -> StoredObject:
     """A copy whose fields share nothing mutable with the adapter (or with the caller)."""
     return replace(
         obj,
-        fields=MappingProxyType({k: _thaw(v) for k, v in obj.fields.items()}),
-        internal=MappingProxyType({k: _thaw(v) for k, v in obj.internal.items()}),
+        fields=MappingProxyType({k: thaw(v) for k, v in obj.fields.items()}),
+        internal=MappingProxyType({k: thaw(v) for k, v in obj.internal.items()}),
     )
 
 
@@ -56,7 +56,7 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _apply_op(fields: dict[str, Any], path: Path, op: FieldOp) -> None:
+def apply_op(fields: dict[str, Any], path: Path, op: FieldOp) -> None:
     parent: dict[str, Any] = fields
     for part in path[:-1]:
         child = parent.get(part)
@@ -71,7 +71,7 @@ def _apply_op(fields: dict[str, Any], path: Path, op: FieldOp) -> None:
     present = leaf in parent
     current = parent.get(leaf)
     if isinstance(op, SetValue):
-        parent[leaf] = _thaw(op.value)
+        parent[leaf] = thaw(op.value)
     elif isinstance(op, Unset):
         parent.pop(leaf, None)
     elif isinstance(op, Increment):
@@ -88,7 +88,7 @@ def _apply_op(fields: dict[str, Any], path: Path, op: FieldOp) -> None:
         for item in op.items:
             if op.unique and any(values_equal(item, existing) for existing in items):
                 continue
-            items.append(_thaw(item))
+            items.append(thaw(item))
         parent[leaf] = items
     elif isinstance(op, RemoveItems):
         if not present:
@@ -186,15 +186,15 @@ class MemoryAdapter:
         target = next((o for o in table.values() if matches(where, o)), None)
         if target is None:
             return None
-        fields: dict[str, Any] = {k: _thaw(v) for k, v in target.fields.items()}
+        fields: dict[str, Any] = {k: thaw(v) for k, v in target.fields.items()}
         for path, op in changes.ops:
-            _apply_op(fields, path, op)
+            apply_op(fields, path, op)
         internal = dict(target.internal)
         for key, value in changes.internal.items():
             if value is None:
                 internal.pop(key, None)
             else:
-                internal[key] = _thaw(value)
+                internal[key] = thaw(value)
         acl = None if changes.clear_acl else (changes.acl if changes.acl is not None else target.acl)
         updated = replace(
             target,

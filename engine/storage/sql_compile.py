@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from engine.errors import ErrorCode, ParseError
-from engine.query.match import _search_terms, near_node
+from engine.query.match import near_node, search_terms
 from engine.query.options import SortKey
 from engine.query.where import (
     All,
@@ -401,7 +401,7 @@ class Compiler:
             x.is_("text"), f"parse_regexp({pattern}, {options}, {x.v})")))
 
     def text(self, cands: Cands, node: Text) -> str:
-        positives, phrases, _ = _search_terms(node.term, node.case_sensitive, node.diacritic_sensitive)
+        positives, phrases, _ = search_terms(node.term, node.case_sensitive, node.diacritic_sensitive)
         if not positives and not phrases:
             return "0"
         term = self.param(node.term)

@@ -19,7 +19,7 @@ from engine.query.options import FindOptions
 from engine.query.where import Where
 from engine.schema.model import ClassDef
 from engine.storage.base import Changes, StoredObject
-from engine.storage.memory import BUILTIN_UNIQUE, _apply_op, _thaw
+from engine.storage.memory import BUILTIN_UNIQUE, apply_op, thaw
 from engine.storage.sql_compile import Compiler
 from engine.storage.sqlite_codec import (
     INSERT_COLUMNS,
@@ -422,15 +422,15 @@ class SQLiteAdapter:
 
 
 def _apply_changes(target: StoredObject, changes: Changes) -> StoredObject:
-    fields: dict[str, Any] = {k: _thaw(v) for k, v in target.fields.items()}
+    fields: dict[str, Any] = {k: thaw(v) for k, v in target.fields.items()}
     for path, op in changes.ops:
-        _apply_op(fields, path, op)
+        apply_op(fields, path, op)
     internal = dict(target.internal)
     for key, value in changes.internal.items():
         if value is None:
             internal.pop(key, None)
         else:
-            internal[key] = _thaw(value)
+            internal[key] = thaw(value)
     acl = None if changes.clear_acl else (changes.acl if changes.acl is not None else target.acl)
     return replace(target, updated_at=changes.updated_at, acl=acl, fields=MappingProxyType(fields),
                    internal=MappingProxyType(internal))

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from engine.query import geo
-from engine.query.match import _regex, _text, resolve_path, sort_key
+from engine.query.match import regex_matches, resolve_path, sort_key, text_matches
 from engine.query.where import Regex, Text
 from engine.storage.base import StoredObject
 from engine.storage.sqlite_codec import decode_value, loads
@@ -83,7 +83,7 @@ def _regex_node(pattern: str, options: str) -> Regex:
 def _regexp_sql(pattern: str, options: str | None, text: object) -> int:
     if not isinstance(text, str) or not isinstance(pattern, str):
         return 0
-    return int(_regex([text], _regex_node(pattern, options or "")))
+    return int(regex_matches([text], _regex_node(pattern, options or "")))
 
 
 @functools.lru_cache(maxsize=256)
@@ -94,7 +94,7 @@ def _text_node(term: str, case_sensitive: bool, diacritic_sensitive: bool) -> Te
 def _text_sql(term: str, case_sensitive: int, diacritic_sensitive: int, text: object) -> int:
     if not isinstance(text, str) or not isinstance(term, str):
         return 0
-    return int(_text([text], _text_node(term, bool(case_sensitive), bool(diacritic_sensitive))))
+    return int(text_matches([text], _text_node(term, bool(case_sensitive), bool(diacritic_sensitive))))
 
 
 def _distance_sql(lat1: object, lng1: object, lat2: float, lng2: float) -> float | None:
