@@ -110,6 +110,22 @@ def _unique_keys(cls: ClassDef) -> list[tuple[Path, ...]]:
     return keys
 
 
+def apply_changes(target: StoredObject, changes: Changes) -> StoredObject:
+    """The object after an update; stores that keep whole objects (memory, SQLite rows) share this."""
+    fields: dict[str, Any] = {k: thaw(v) for k, v in target.fields.items()}
+    for path, op in changes.ops:
+        apply_op(fields, path, op)
+    internal = dict(target.internal)
+    for key, value in changes.internal.items():
+        if value is None:
+            internal.pop(key, None)
+        else:
+            internal[key] = thaw(value)
+    acl = None if changes.clear_acl else (changes.acl if changes.acl is not None else target.acl)
+    return replace(target, updated_at=changes.updated_at, acl=acl, fields=MappingProxyType(fields),
+                   internal=MappingProxyType(internal))
+
+
 class MemoryAdapter:
     """Objects per class in dicts keyed by objectId; every method runs without awaiting, hence atomically."""
 
@@ -186,23 +202,7 @@ class MemoryAdapter:
         target = next((o for o in table.values() if matches(where, o)), None)
         if target is None:
             return None
-        fields: dict[str, Any] = {k: thaw(v) for k, v in target.fields.items()}
-        for path, op in changes.ops:
-            apply_op(fields, path, op)
-        internal = dict(target.internal)
-        for key, value in changes.internal.items():
-            if value is None:
-                internal.pop(key, None)
-            else:
-                internal[key] = thaw(value)
-        acl = None if changes.clear_acl else (changes.acl if changes.acl is not None else target.acl)
-        updated = replace(
-            target,
-            updated_at=changes.updated_at,
-            acl=acl,
-            fields=MappingProxyType(fields),
-            internal=MappingProxyType(internal),
-        )
+        updated = apply_changes(target, changes)
         self._check_unique(cls, updated)
         table[updated.object_id] = updated
         return _detach(updated)

@@ -6,9 +6,7 @@ import logging
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any, TypeVar
 from urllib.parse import unquote
 
@@ -19,7 +17,7 @@ from engine.query.options import FindOptions
 from engine.query.where import Where
 from engine.schema.model import ClassDef
 from engine.storage.base import Changes, StoredObject
-from engine.storage.memory import BUILTIN_UNIQUE, apply_op, thaw
+from engine.storage.memory import BUILTIN_UNIQUE, apply_changes
 from engine.storage.sql_compile import Compiler
 from engine.storage.sqlite_codec import (
     INSERT_COLUMNS,
@@ -353,7 +351,7 @@ class SQLiteAdapter:
                 return None
             # Read, modify and write in one transaction: the memory adapter's semantics, atomically.
             target = decode_row(cls.name, row[1:])
-            updated = _apply_changes(target, changes)
+            updated = apply_changes(target, changes)
             encoded = encode_row(cls, updated)
             conn.execute(write, (*encoded[2:], row[0]))
             # What a later find returns (e.g. a File column keeps only its name).
@@ -420,20 +418,6 @@ class SQLiteAdapter:
 
         return await self._read("relation lookup", name, run, [])
 
-
-def _apply_changes(target: StoredObject, changes: Changes) -> StoredObject:
-    fields: dict[str, Any] = {k: thaw(v) for k, v in target.fields.items()}
-    for path, op in changes.ops:
-        apply_op(fields, path, op)
-    internal = dict(target.internal)
-    for key, value in changes.internal.items():
-        if value is None:
-            internal.pop(key, None)
-        else:
-            internal[key] = thaw(value)
-    acl = None if changes.clear_acl else (changes.acl if changes.acl is not None else target.acl)
-    return replace(target, updated_at=changes.updated_at, acl=acl, fields=MappingProxyType(fields),
-                   internal=MappingProxyType(internal))
 
 
 async def _call(conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
