@@ -84,7 +84,8 @@ def serve(settings: Settings) -> int:
         print(str(exc), file=sys.stderr)
         return 2
     print(f"sleeplab serving {settings.public_url()} (app id {settings.app_id})", flush=True)
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info", lifespan="on")
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info", lifespan="on",
+                            access_log=settings.access_log)
     server = uvicorn.Server(config)
     server.run()
     return 0 if server.started else 3

@@ -45,6 +45,7 @@ class Settings:
     client_key: str = _opt("PARSE_SERVER_CLIENT_KEY", "If set, iOS/Android clients must send it.", "")
     dotnet_key: str = _opt("PARSE_SERVER_DOT_NET_KEY", "If set, .NET clients must send it.", "")
     allow_origin: tuple[str, ...] = _opt("PARSE_SERVER_ALLOW_ORIGIN", "Comma-separated CORS origins.", ("*",))
+    access_log: bool = _opt("SLEEPLAB_ACCESS_LOG", "Log one line per request (off: it costs throughput).", False)
     max_body_bytes: int = _opt("SLEEPLAB_MAX_BODY_BYTES", "Largest request body accepted.", 20 * 1024 * 1024)
     session_length: int = _opt("PARSE_SERVER_SESSION_LENGTH", "Seconds a session lives.", 31536000)
     enforce_private_users: bool = _opt(
