@@ -23,6 +23,7 @@ serve: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 test: install lint
 	$(VENV)/bin/pytest
