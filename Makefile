@@ -27,3 +27,5 @@ lint: $(STAMP)
 
 test: install lint
 	$(VENV)/bin/pytest
+	# The API suites again on the MongoDB adapter (mongomock-motor), so both stores serve the same contract.
+	TEST_STORE=mongo $(VENV)/bin/pytest -q tests/http tests/security tests/cloud

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -69,8 +70,19 @@ class Api:
         return r.json()["objectId"], r.json()["sessionToken"]
 
 
+def _store_override() -> Any:
+    """TEST_STORE=mongo runs the HTTP suites on the MongoDB adapter (mongomock-motor) instead of SQLite."""
+    if os.environ.get("TEST_STORE") != "mongo":
+        return None
+    from mongomock_motor import AsyncMongoMockClient
+
+    from engine.storage.mongo import MongoAdapter
+
+    return MongoAdapter("mongodb://127.0.0.1/test", client=AsyncMongoMockClient())
+
+
 async def start_app(settings: Settings, storage: Any = None) -> tuple[Any, httpx.AsyncClient]:
-    app = create_app(settings, storage)
+    app = create_app(settings, storage if storage is not None else _store_override())
     await app.state.engine.start()
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 12345))
     return app, httpx.AsyncClient(transport=transport, base_url="http://testserver")
