@@ -8,6 +8,7 @@ from typing import Any
 from engine.cloud.objects import CloudObject, objects_from_json
 from engine.pipeline.context import Services
 from engine.pipeline.read import run_find, run_get
+from engine.pipeline.users import signup, update_user
 from engine.pipeline.write import run_create, run_delete, run_update
 from engine.security.auth import Auth
 
@@ -39,8 +40,6 @@ class PipelineAccess:
 
     async def create(self, class_name: str, fields: Mapping[str, Any], *, master: bool) -> CloudObject:
         if class_name == "_User":
-            from engine.pipeline.users import signup
-
             result = await signup(self.svc, self._as(master), fields)
             return CloudObject.from_json(class_name, result.body)
         created = await run_create(self.svc, self._as(master), class_name, fields)
@@ -50,8 +49,6 @@ class PipelineAccess:
         self, class_name: str, object_id: str, fields: Mapping[str, Any], *, master: bool
     ) -> CloudObject:
         if class_name == "_User":
-            from engine.pipeline.users import update_user
-
             body = await update_user(self.svc, self._as(master), object_id, fields)
         else:
             body = await run_update(self.svc, self._as(master), class_name, object_id, fields)

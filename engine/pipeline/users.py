@@ -11,6 +11,7 @@ from typing import Any
 
 from engine.cloud.triggers import TriggerType
 from engine.errors import ErrorCode, ParseError
+from engine.mail import Mail
 from engine.pipeline import hooks
 from engine.pipeline.authdata import parse_auth_data
 from engine.pipeline.context import Services
@@ -19,6 +20,7 @@ from engine.pipeline.sessions import create_session, revoke_user_sessions
 from engine.pipeline.write import ServerFields, run_create, run_delete, run_update
 from engine.query.options import FindOptions
 from engine.query.where import Compare, Or, Regex, Where
+from engine.schema.model import ClassDef
 from engine.security.auth import Auth
 from engine.security.passwords import hash_password, verify_password
 from engine.storage.base import Changes, StoredObject
@@ -36,7 +38,7 @@ class UserResult:
     created: bool  # 201 for a new user, 200 for an authData log-in of an existing one
 
 
-def _users(svc: Services) -> Any:
+def _users(svc: Services) -> ClassDef:
     return svc.schemas.require("_User")
 
 
@@ -88,18 +90,12 @@ def self_view(svc: Services, user: StoredObject, token: str | None = None) -> Js
     return body
 
 
-def _installation(auth: Auth) -> str | None:
-    return auth.installation_id
-
-
 async def verification_fields(svc: Services) -> dict[str, Any]:
     return {"_email_verify_token": secrets.token_urlsafe(24),
             "_email_verify_token_expires_at": now() + timedelta(seconds=svc.settings.email_verify_token_validity)}
 
 
 async def send_verification(svc: Services, user: StoredObject, token: str) -> None:
-    from engine.mail import Mail
-
     email = user.fields.get("email")
     if not isinstance(email, str):
         return
@@ -148,7 +144,7 @@ async def _create_user(
             raise ParseError(ErrorCode.USERNAME_TAKEN, "Account already exists for this username.") from exc
         raise
     session = await create_session(svc, user_id, action="signup", provider=provider,
-                                   installation_id=_installation(auth))
+                                   installation_id=auth.installation_id)
     if verify:
         await send_verification(svc, created.stored, internal["_email_verify_token"])
     body = dict(created.body)
@@ -166,7 +162,7 @@ async def _auth_data_login_or_signup(svc: Services, auth: Auth, data: dict[str, 
     provider = next(iter(linked))
     if existing is not None:
         session = await create_session(svc, existing.object_id, action="login", provider=provider,
-                                       installation_id=_installation(auth))
+                                       installation_id=auth.installation_id)
         return UserResult(self_view(svc, existing, str(session.fields["sessionToken"])), existing.object_id, False)
     generated = "username" not in data
     data.setdefault("username", secrets.token_urlsafe(19)[:25])
@@ -208,7 +204,7 @@ async def login(svc: Services, auth: Auth, params: Mapping[str, Any]) -> Json:
         await _set_internal(svc, user, {"_failed_login_count": None, "_account_lockout_expires_at": None})
     await hooks.user_trigger(svc, auth, TriggerType.BEFORE_LOGIN, hooks.to_cloud(_users(svc), user), after=False)
     session = await create_session(svc, user.object_id, action="login", provider="password",
-                                   installation_id=_installation(auth))
+                                   installation_id=auth.installation_id)
     token = str(session.fields["sessionToken"])
     as_user = Auth(user_id=user.object_id, installation_id=auth.installation_id, session_token=token)
     await hooks.user_trigger(svc, as_user, TriggerType.AFTER_LOGIN, hooks.to_cloud(_users(svc), user), after=True)
@@ -223,7 +219,7 @@ async def login_as(svc: Services, auth: Auth, user_id: Any) -> Json:
     if user is None:
         raise ParseError(ErrorCode.OBJECT_NOT_FOUND, "user not found")
     session = await create_session(svc, user.object_id, action="login", provider="masterkey",
-                                   installation_id=_installation(auth))
+                                   installation_id=auth.installation_id)
     return self_view(svc, user, str(session.fields["sessionToken"]))
 
 
