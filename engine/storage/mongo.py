@@ -250,6 +250,23 @@ class MongoAdapter:
             docs = await self._with_query_indexes(cls, where, run)
         return [decode_document(cls, d) for d in docs]
 
+    async def explain(self, cls: ClassDef, where: Where, opts: FindOptions) -> Any:
+        """MongoDB's own explain output for the query a find would run (`explain=true`, master key only)."""
+        filt = translate_where(cls, where)
+        sort = sort_spec(cls, opts.order)
+        cursor = self._collection(cls.name).find(filt)
+        if sort:
+            cursor = cursor.sort(sort)
+        if opts.skip:
+            cursor = cursor.skip(opts.skip)
+        if opts.limit:
+            cursor = cursor.limit(opts.limit)
+        explain = getattr(cursor, "explain", None)
+        if explain is None:  # mongomock has no query planner
+            return {"queryPlanner": {"namespace": cls.name, "parsedQuery": repr(filt)}}
+        with _guard("explain"):
+            return await explain()
+
     async def count(self, cls: ClassDef, where: Where) -> int:
         filt = translate_where(cls, where, counting=True)
         coll = self._collection(cls.name)

@@ -308,22 +308,36 @@ class SQLiteAdapter:
 
         await self._write("insert", run)
 
-    async def find(self, cls: ClassDef, where: Where, opts: FindOptions) -> list[StoredObject]:
+    def _select(self, cls: ClassDef, where: Where, opts: FindOptions) -> tuple[str, dict[str, Any]]:
         compiler = Compiler(cls)
         condition = compiler.where(where)
         order = compiler.order_by(opts.order, where)
-        if opts.limit is not None and opts.limit <= 0:
-            return []
         params = compiler.params
         params["_limit"] = -1 if opts.limit is None else opts.limit
         params["_skip"] = max(opts.skip, 0)
         sql = (f"SELECT {ROW_COLUMNS} FROM {quote_ident(cls.name)} WHERE {condition} "
                f"ORDER BY {order} LIMIT :_limit OFFSET :_skip")
+        return sql, params
+
+    async def find(self, cls: ClassDef, where: Where, opts: FindOptions) -> list[StoredObject]:
+        if opts.limit is not None and opts.limit <= 0:
+            return []
+        sql, params = self._select(cls, where, opts)
 
         def run(conn: sqlite3.Connection) -> list[StoredObject]:
             return [decode_row(cls.name, row) for row in conn.execute(sql, params)]
 
         return await self._read("find", cls.name, run, [])
+
+    async def explain(self, cls: ClassDef, where: Where, opts: FindOptions) -> list[dict[str, Any]]:
+        """SQLite's own plan for the query a find would run (`explain=true`, master key only)."""
+        sql, params = self._select(cls, where, opts)
+
+        def run(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+            rows = conn.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall()
+            return [{"id": r[0], "parent": r[1], "detail": r[3]} for r in rows]
+
+        return await self._read("explain", cls.name, run, [])
 
     async def count(self, cls: ClassDef, where: Where) -> int:
         compiler = Compiler(cls)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 from tests.conftest import Api
@@ -208,3 +209,14 @@ async def test_distinct(api: Api) -> None:
     assert sorted(r.json()["results"]) == ["all", "deep", "rem"]
     assert (await api.get("/aggregate/Night", params={"distinct": "stage"})).status_code == 403
     assert (await api.get("/aggregate/Night", master=True, params={"bogus": "1"})).json()["code"] == 102
+
+
+async def test_explain_shows_the_store_plan(api: Api) -> None:
+    await api.post("/schemas/Indexed", {"className": "Indexed", "fields": {"n": {"type": "Number"}},
+                                        "indexes": {"n_1": {"n": 1}}}, master=True)
+    await api.post("/classes/Indexed", {"n": 1}, master=True)
+    r = await api.get("/classes/Indexed", master=True, params={"explain": "true", "where": '{"n": 1}'})
+    plan = r.json()["results"]
+    assert plan, r.text
+    if os.environ.get("TEST_STORE") != "mongo":
+        assert any("n_1" in step["detail"] for step in plan), plan
