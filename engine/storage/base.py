@@ -13,6 +13,11 @@ from engine.query.where import Path, Where
 from engine.schema.model import ClassDef
 from engine.wire import ACL, Value
 
+# Messages every adapter answers with, so clients see the same words whatever the store.
+DUPLICATE_MESSAGE = "A duplicate value for a field with unique values was provided"
+INTERNAL_MESSAGE = "Internal server error."
+UNIQUE_OVER_DUPLICATES = "Tried to ensure field uniqueness for a class that already has duplicates."
+
 
 @dataclass(frozen=True, slots=True)
 class StoredObject:

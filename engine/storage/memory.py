@@ -13,6 +13,7 @@ from engine.query.options import FindOptions
 from engine.query.where import Path, Where
 from engine.schema.model import ClassDef
 from engine.storage.base import (
+    DUPLICATE_MESSAGE,
     AddItems,
     Changes,
     FieldOp,
@@ -31,7 +32,6 @@ BUILTIN_UNIQUE: Mapping[str, tuple[tuple[str, ...], ...]] = {
     "_Idempotency": (("reqId",),),
 }
 
-_DUPLICATE = "A duplicate value for a field with unique values was provided"
 
 
 def thaw(value: Value) -> Value:
@@ -170,12 +170,12 @@ class MemoryAdapter:
                 if all(
                     f1 == f2 and values_equal(v1, v2) for (f1, v1), (f2, v2) in zip(mine, theirs, strict=True)
                 ):
-                    raise ParseError(ErrorCode.DUPLICATE_VALUE, _DUPLICATE)
+                    raise ParseError(ErrorCode.DUPLICATE_VALUE, DUPLICATE_MESSAGE)
 
     async def create(self, cls: ClassDef, obj: StoredObject) -> None:
         table = self._objects.setdefault(cls.name, {})
         if obj.object_id in table:
-            raise ParseError(ErrorCode.DUPLICATE_VALUE, _DUPLICATE)
+            raise ParseError(ErrorCode.DUPLICATE_VALUE, DUPLICATE_MESSAGE)
         stored = _detach(obj)
         self._check_unique(cls, stored)
         table[stored.object_id] = stored

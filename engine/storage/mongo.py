@@ -12,7 +12,7 @@ from engine.errors import ErrorCode, ParseError
 from engine.query.options import FindOptions
 from engine.query.where import Near, Text, Where
 from engine.schema.model import ClassDef, FieldType
-from engine.storage.base import Changes, StoredObject
+from engine.storage.base import DUPLICATE_MESSAGE, INTERNAL_MESSAGE, UNIQUE_OVER_DUPLICATES, Changes, StoredObject
 from engine.storage.mongo_codec import (
     SCHEMA_COLLECTION,
     class_from_schema_document,
@@ -29,9 +29,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 DEFAULT_DATABASE = "parse"
-DUPLICATE_MESSAGE = "A duplicate value for a field with unique values was provided"
-INTERNAL_MESSAGE = "Internal server error."
-_UNIQUE_OVER_DUPLICATES = "Tried to ensure field uniqueness for a class that already has duplicates."
 _DRIVER_MODULES = frozenset({"pymongo", "bson", "motor", "mongomock", "gridfs"})
 _DUPLICATE_KEY = 11000
 # IndexOptionsConflict, IndexKeySpecsConflict, IndexAlreadyExists: an index of that name is already there.
@@ -195,7 +192,7 @@ class MongoAdapter:
             if code in _INDEX_CONFLICTS:
                 log.warning("index %s on %s already exists with another definition; kept", name, coll.name)
             elif code == _DUPLICATE_KEY and required:
-                raise ParseError(ErrorCode.DUPLICATE_VALUE, _UNIQUE_OVER_DUPLICATES) from None
+                raise ParseError(ErrorCode.DUPLICATE_VALUE, UNIQUE_OVER_DUPLICATES) from None
             elif not required:
                 log.warning("could not create index %s on %s", name, coll.name, exc_info=exc)
             else:

@@ -16,7 +16,7 @@ from engine.errors import ErrorCode, ParseError
 from engine.query.options import FindOptions
 from engine.query.where import Where
 from engine.schema.model import ClassDef
-from engine.storage.base import Changes, StoredObject
+from engine.storage.base import DUPLICATE_MESSAGE, INTERNAL_MESSAGE, UNIQUE_OVER_DUPLICATES, Changes, StoredObject
 from engine.storage.memory import BUILTIN_UNIQUE, apply_changes
 from engine.storage.sql_compile import Compiler
 from engine.storage.sqlite_codec import (
@@ -35,9 +35,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-DUPLICATE_MESSAGE = "A duplicate value for a field with unique values was provided"
-INTERNAL_MESSAGE = "Internal server error."
-_UNIQUE_OVER_DUPLICATES = "Tried to ensure field uniqueness for a class that already has duplicates."
 SCHEMA_TABLE = "_SCHEMA"
 BUSY_TIMEOUT_MS = 10_000
 _JOIN_PREFIX = "_Join:"
@@ -239,7 +236,7 @@ class SQLiteAdapter:
         try:
             conn.execute(statement)
         except sqlite3.IntegrityError:
-            raise ParseError(ErrorCode.DUPLICATE_VALUE, _UNIQUE_OVER_DUPLICATES) from None
+            raise ParseError(ErrorCode.DUPLICATE_VALUE, UNIQUE_OVER_DUPLICATES) from None
 
     def _sync_indexes(self, conn: sqlite3.Connection, cls: ClassDef) -> None:
         wanted = _index_statements(cls)
