@@ -100,6 +100,8 @@ class Reader:
             fdef = owner_cls.field_def(where.key) if owner_cls else None
             if owner_cls is None or fdef is None or fdef.type is not FieldType.RELATION:
                 return MatchNone()
+            if not await self._can_read(owner_cls, where.owner.object_id):
+                return MatchNone()  # membership of an object you cannot see is not yours to learn (S28)
             ids = await self.svc.storage.related_ids(owner_cls, where.key, [where.owner.object_id])
             return In(("objectId",), tuple(ids))
         if isinstance(where, InQuery | Select):
@@ -109,6 +111,15 @@ class Reader:
             if fdef is not None and fdef.type is FieldType.RELATION:
                 return await self._relation_membership(where)
         return where
+
+    async def _can_read(self, cls: ClassDef, object_id: str) -> bool:
+        if self.auth.is_master:
+            return True
+        try:
+            owner = Reader(self.svc, self.auth, cls, Op.GET)
+        except ParseError:
+            return False
+        return bool(await owner.find(Compare(("objectId",), "eq", object_id), FindOptions(limit=1)))
 
     async def _subquery(self, where: InQuery | Select) -> Where:
         sub_cls = self.svc.schemas.get(where.class_name)

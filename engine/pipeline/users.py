@@ -313,10 +313,18 @@ async def update_user(svc: Services, auth: Auth, object_id: str, body: Mapping[s
         # A user can never lock themselves out of their own account.
         given = decode_acl(data.pop("ACL"))
         acl = ACL(given.read | {object_id}, given.write | {object_id})
+    if isinstance(new_email, str) and new_email != current.fields.get("email"):
+        # A reset link sent to the old address must not work after the address changed.
+        internal.update({"_perishable_token": None, "_perishable_token_expires_at": None})
     response = await run_update(svc, auth, "_User", object_id, data,
                                 ServerFields(acl=acl, internal=internal, fields=server_set))
     if password is not None:
-        await revoke_user_sessions(svc, object_id, keep_token=auth.session_token)
+        # Every session ends with the old password; the caller's own is replaced by a fresh one (Parse's rule).
+        await revoke_user_sessions(svc, object_id)
+        if not auth.is_master and auth.session_token:
+            session = await create_session(svc, object_id, action="update", provider="password",
+                                           installation_id=auth.installation_id)
+            response["sessionToken"] = session.fields["sessionToken"]
     if "_email_verify_token" in internal:
         updated = await find_user(svc, Compare(("objectId",), "eq", object_id))
         if updated is not None:

@@ -79,7 +79,8 @@ def master_auth(creds: Credentials, settings: Settings) -> Auth | None:
     if not creds.master_key:
         return None
     if not _same(creds.master_key, settings.master_key):
-        return None
+        # A wrong master key is refused, not quietly downgraded to an anonymous caller (S60).
+        raise HTTPDenied(403, "unauthorized")
     if not ip_allowed(creds.ip, settings.master_key_ips):
         raise HTTPDenied(403, "unauthorized: master key is not allowed from this IP")
     return Auth(is_master=True, installation_id=creds.installation_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 from typing import Any
@@ -146,16 +147,51 @@ async def test_only_self_or_master_changes_a_user(api: Api) -> None:
     assert (await api.get("/users/me", headers=api.as_user(ada_token))).json()["code"] == 209
 
 
-async def test_password_change_keeps_only_the_current_session(api: Api) -> None:
+async def test_password_change_rotates_sessions(api: Api) -> None:
     ada, first = await api.signup("ada", "old-password")
     second = (await api.post("/login", {"username": "ada", "password": "old-password"},
                              headers=api.headers(**{"X-Parse-Installation-Id": "other-device"}))).json()["sessionToken"]
     r = await api.put(f"/users/{ada}", {"password": "new-password"}, headers=api.as_user(first))
     assert r.status_code == 200
-    assert (await api.get("/users/me", headers=api.as_user(first))).status_code == 200
-    assert (await api.get("/users/me", headers=api.as_user(second))).json()["code"] == 209
+    fresh = r.json()["sessionToken"]
+    assert TOKEN.match(fresh) and fresh not in (first, second)
+    for old in (first, second):  # a thief holding any old token is out
+        assert (await api.get("/users/me", headers=api.as_user(old))).json()["code"] == 209
+    assert (await api.get("/users/me", headers=api.as_user(fresh))).status_code == 200
     assert (await api.post("/login", {"username": "ada", "password": "old-password"})).status_code == 404
     assert (await api.post("/login", {"username": "ada", "password": "new-password"})).status_code == 200
+
+
+async def test_email_change_voids_a_pending_reset_link(api: Api) -> None:
+    ada, token = await api.signup("ada", "old-password", email="old@x.org")
+    await api.post("/requestPasswordReset", {"email": "old@x.org"})
+    mail = api.client._transport.app.state.engine.services.mailer.sent[-1]  # type: ignore[attr-defined]
+    await api.put(f"/users/{ada}", {"email": "new@x.org"}, headers=api.as_user(token))
+    link = mail.link.split("/parse", 1)[1]
+    r = await api.client.get("/parse" + link.split("?")[0], params=dict(
+        p.split("=", 1) for p in link.split("?", 1)[1].split("&")))
+    assert "invalid_link.html" in r.headers["location"]
+
+
+async def test_wrong_master_key_is_refused(api: Api) -> None:
+    r = await api.get("/classes/SleepStudy", headers=api.headers(**{"X-Parse-Master-Key": "guess"}))
+    assert r.status_code == 403
+    r = await api.client.post("/parse/classes/SleepStudy", content=json.dumps(
+        {"_ApplicationId": "testapp", "_MasterKey": "guess", "_method": "GET"}))
+    assert r.status_code == 403
+
+
+async def test_related_to_an_unreadable_owner_reveals_nothing(api: Api) -> None:
+    _, token = await api.signup("eve")
+    member = (await api.post("/classes/Member", {"n": 1}, master=True)).json()["objectId"]
+    owner = (await api.post("/classes/Study", {"ACL": {}, "members": {"__op": "AddRelation", "objects": [
+        {"__type": "Pointer", "className": "Member", "objectId": member}]}}, master=True)).json()["objectId"]
+    where = json.dumps({"$relatedTo": {"object": {"__type": "Pointer", "className": "Study", "objectId": owner},
+                                       "key": "members"}})
+    r = await api.get("/classes/Member", headers=api.as_user(token), params={"where": where, "count": "1"})
+    assert r.json() == {"results": [], "count": 0}
+    r = await api.get("/classes/Member", master=True, params={"where": where})
+    assert len(r.json()["results"]) == 1
 
 
 async def test_sessions_routes_and_installation(api: Api) -> None:
