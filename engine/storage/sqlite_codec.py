@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
+import orjson
+
 from engine.errors import ErrorCode, ParseError
 from engine.schema.model import ClassDef, FieldType
 from engine.schema.rest import class_from_json, class_to_json
@@ -45,8 +47,12 @@ def dumps(value: object) -> str:
 
 
 def loads(text: str) -> Any:
-    # The stdlib keeps integers of any size exact, as the memory adapter does.
-    return json.loads(text)
+    # orjson is several times faster on the read path; the stdlib still reads integers past 64 bits exactly
+    # (only a hook can store one: request bodies are parsed by orjson already).
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 # ---- values ----
