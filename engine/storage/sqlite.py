@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosqlite
 
@@ -105,14 +105,28 @@ def _guard(action: str) -> Iterator[None]:
         raise ParseError(ErrorCode.INTERNAL_SERVER_ERROR, INTERNAL_MESSAGE) from None
 
 
-def _setup(conn: sqlite3.Connection, *, writer: bool) -> None:
+SYNCHRONOUS_MODES = ("FULL", "NORMAL")
+
+
+def synchronous_mode(uri_or_path: str) -> str:
+    """`?synchronous=NORMAL` on the URI trades power-loss durability for write speed; FULL is the default."""
+    query = parse_qs(urlsplit(uri_or_path).query) if uri_or_path.lower().startswith("sqlite:") else {}
+    mode = (query.get("synchronous") or ["FULL"])[0].upper()
+    if mode not in SYNCHRONOUS_MODES:
+        raise ValueError(f"synchronous must be one of {', '.join(SYNCHRONOUS_MODES)}, got {mode!r}")
+    return mode
+
+
+def _setup(conn: sqlite3.Connection, *, writer: bool, synchronous: str = "FULL") -> None:
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     if writer:
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal":
             raise sqlite3.OperationalError(f"could not switch the database to WAL mode (got {mode})")
         # FULL: a commit is on disk (WAL fsynced) before it is acknowledged, so it survives a crash or power loss.
-        conn.execute("PRAGMA synchronous = FULL")
+        # NORMAL (opt-in): it still survives kill -9 of the server, but the last commits may go with the power.
+        assert synchronous in SYNCHRONOUS_MODES
+        conn.execute(f"PRAGMA synchronous = {synchronous}")
         conn.execute(f"CREATE TABLE IF NOT EXISTS {quote_ident(SCHEMA_TABLE)} "
                      "(className TEXT PRIMARY KEY, schema TEXT NOT NULL)")
     else:
@@ -136,6 +150,7 @@ class SQLiteAdapter:
 
     def __init__(self, uri_or_path: str) -> None:
         self.path = database_path(uri_or_path)
+        self.synchronous = synchronous_mode(uri_or_path)
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         # Tables known to exist: touched on the writer thread after commit, read anywhere (set ops are atomic).
@@ -150,7 +165,7 @@ class SQLiteAdapter:
         writer = await aiosqlite.connect(self.path, isolation_level=None)
         reader: aiosqlite.Connection | None = None
         try:
-            await _call(writer, lambda conn: _setup(conn, writer=True))
+            await _call(writer, lambda conn: _setup(conn, writer=True, synchronous=self.synchronous))
             reader = await aiosqlite.connect(self.path, isolation_level=None)
             await _call(reader, lambda conn: _setup(conn, writer=False))
             self._tables = await _call(writer, _table_names)

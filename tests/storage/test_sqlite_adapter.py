@@ -505,3 +505,20 @@ async def test_answers_like_the_memory_adapter(tmp_path: Path, seed: int) -> Non
             assert await sqlite.count(FUZZ, query) == await memory.count(FUZZ, query), query
     finally:
         await sqlite.aclose()
+
+
+async def test_synchronous_mode_comes_from_the_uri(tmp_path: Path) -> None:
+    from engine.storage.sqlite import synchronous_mode
+
+    assert synchronous_mode(f"sqlite:///{tmp_path}/a.db") == "FULL"
+    assert synchronous_mode(f"sqlite:///{tmp_path}/a.db?synchronous=normal") == "NORMAL"
+    with pytest.raises(ValueError):
+        synchronous_mode(f"sqlite:///{tmp_path}/a.db?synchronous=OFF")
+    cases = ((f"sqlite:///{tmp_path}/full.db", 2), (f"sqlite:///{tmp_path}/normal.db?synchronous=NORMAL", 1))
+    for uri, expected in cases:
+        adapter = SQLiteAdapter(uri)
+        await adapter.open()
+        assert adapter._writer is not None
+        async with adapter._writer.execute("PRAGMA synchronous") as cursor:
+            assert (await cursor.fetchone())[0] == expected
+        await adapter.aclose()
