@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from engine.cloud.registry import Cloud
+from engine.events import EventBus
 from engine.mail import LogMailAdapter, MailAdapter
 from engine.pipeline.schema_store import SchemaStore
 from engine.security.roles import RoleCache
@@ -20,6 +21,7 @@ class Services:
     roles: RoleCache = field(default_factory=RoleCache)
     mailer: MailAdapter = field(default_factory=LogMailAdapter)
     cloud: Cloud = field(default_factory=Cloud)
+    events: EventBus = field(default_factory=EventBus)
 
     def file_url(self, name: str) -> str:
         return f"{self.settings.public_url()}/files/{self.settings.app_id}/{name}"

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.errors import ErrorCode, ParseError
+from engine.events import ObjectDeleted, ObjectSaved
 from engine.pipeline import hooks
 from engine.pipeline.context import Services
 from engine.pipeline.encode import Json
@@ -161,6 +162,7 @@ async def run_create(
     response.update({k: encode(v, svc.file_url) for k, v in echo.items()})
     response.update(_echo(obj, changed, svc.file_url))
     await hooks.after_save(svc, auth, cls, obj, None)
+    await svc.events.publish(ObjectSaved(cls, obj, None))
     return Created(obj.object_id, response, obj)
 
 
@@ -180,7 +182,7 @@ async def run_update(
     where = _target(cls, auth, Op.UPDATE, object_id)
     _check_server_only(svc, auth, cls)
     original = None
-    if hooks.wants_original(svc, cls):
+    if hooks.wants_original(svc, cls) or svc.events.active:
         original = await _load(svc, cls, where)
         if original is None:
             raise ParseError(ErrorCode.OBJECT_NOT_FOUND, "Object not found.")
@@ -209,6 +211,7 @@ async def run_update(
             response[path[0]] = encode(updated.fields[path[0]], svc.file_url)
     response.update(_echo(updated, changed, svc.file_url))
     await hooks.after_save(svc, auth, cls, updated, original)
+    await svc.events.publish(ObjectSaved(cls, updated, original))
     return response
 
 
@@ -218,7 +221,8 @@ async def run_delete(svc: Services, auth: Auth, class_name: str, object_id: str)
         raise ParseError(ErrorCode.OBJECT_NOT_FOUND, "Object not found.")
     where = _target(cls, auth, Op.DELETE, object_id)
     _check_server_only(svc, auth, cls)
-    original = await _load(svc, cls, where) if hooks.wants_original(svc, cls) else None
+    needed = hooks.wants_original(svc, cls) or svc.events.active
+    original = await _load(svc, cls, where) if needed else None
     if original is not None:
         await hooks.before_delete(svc, auth, cls, original)
     if await svc.storage.delete(cls, where) == 0:
@@ -226,6 +230,7 @@ async def run_delete(svc: Services, auth: Auth, class_name: str, object_id: str)
     _after_write(svc, cls)
     if original is not None:
         await hooks.after_delete(svc, auth, cls, original)
+        await svc.events.publish(ObjectDeleted(cls, original))
 
 
 
