@@ -8,9 +8,7 @@ as Parse Server answers them. Every refusal is ``ParseError(INVALID_QUERY)``, ra
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Collection, Mapping
-from datetime import datetime
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from engine.query.aggregate_expr import (
@@ -30,59 +28,22 @@ from engine.query.aggregate_expr import (
     unset_path,
 )
 from engine.query.aggregate_match import compile_filter
-from engine.wire import encode, format_date
+from engine.query.aggregate_pipeline import check_group_keys, normalize_pipeline
+from engine.query.aggregate_render import to_parse_results
 
 __all__ = ["MAX_ITEMS", "normalize_pipeline", "run_pipeline", "split_leading_match", "to_parse_results"]
 
 # One stage may produce at most this many unwound documents or $push/$addToSet items: a pipeline is a report,
 # and a cross product of arrays must cost one refused request rather than the worker's memory.
 MAX_ITEMS: Final = 100_000
-MAX_STAGES: Final = 100
 
 Stage = Callable[[list[Doc], int], list[Doc]]
-
-# Parse's router drops these keys when the request body itself is the pipeline.
-_NOT_STAGES: Final = frozenset({"distinct", "where"})
 
 # Stages that would reach other classes or write: they bypass the ACLs and CLPs the caller already applied.
 _REFUSED: Final = {
     "$lookup": "it reads another class", "$graphLookup": "it reads another class",
     "$unionWith": "it reads another class", "$out": "it writes", "$merge": "it writes",
 }
-
-
-def normalize_pipeline(pipeline: object) -> list[dict[str, Any]]:
-    """Array or object form → a list of single-key stage dicts, checked the way Parse's AggregateRouter checks."""
-    if isinstance(pipeline, str | bytes):
-        try:
-            pipeline = json.loads(pipeline)  # a GET query string carries the pipeline as JSON text
-        except (ValueError, RecursionError) as exc:
-            raise refuse("pipeline is not valid JSON") from exc
-    if isinstance(pipeline, Mapping):
-        stages: list[Any] = [{key: value} for key, value in pipeline.items()]
-    elif isinstance(pipeline, list):
-        stages = pipeline
-    else:
-        raise refuse("pipeline must be an array of stages or an object of stages")
-    out: list[dict[str, Any]] = []
-    for stage in stages:
-        if not isinstance(stage, Mapping):
-            raise refuse("Pipeline stages should be objects.")
-        keys = list(stage)
-        if len(keys) != 1:
-            raise refuse(f"Pipeline stages should only have one key but found {', '.join(map(str, keys))}.")
-        name = keys[0]
-        if name in _NOT_STAGES:
-            continue
-        if not isinstance(name, str) or not name.startswith("$"):
-            raise refuse(f"Invalid aggregate stage '{name}'.")
-        body = stage[name]
-        if name == "$group" and isinstance(body, Mapping):
-            _check_group_keys(body)
-        out.append({name: body})
-    if len(out) > MAX_STAGES:
-        raise refuse(f"pipeline has more than {MAX_STAGES} stages")
-    return out
 
 
 def split_leading_match(pipeline: object) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
@@ -105,65 +66,6 @@ def run_pipeline(rows: list[dict[str, Any]], pipeline: object, *, max_items: int
     return [d if isinstance(d, dict) else dict(d) for d in docs]
 
 
-def to_parse_results(docs: list[dict[str, Any]], pipeline: object = None, *, pointer_fields: Collection[str] = (),
-                     file_url: Callable[[str], str] | None = None) -> list[dict[str, Any]]:
-    """Render pipeline output as Parse Server's MongoDB adapter does.
-
-    ``_id`` becomes ``objectId`` (null, empty strings and empty objects/arrays as null); when a ``$group`` keys on
-    a pointer (``"$_p_x"``, or ``"$x"`` with x in ``pointer_fields``) the key is cut to the objectId after ``$``.
-    Top-level ``createdAt``/``updatedAt`` dates become ISO strings, ``_p_x`` becomes pointer ``x``, and every other
-    value is Parse-encoded (dates as ``{"__type": "Date"}``; ``file_url(name)`` gives File urls), nested too.
-    """
-    stages = normalize_pipeline(pipeline) if pipeline is not None else []
-    by_pointer = any(_groups_by_pointer(stage, pointer_fields) for stage in stages)
-    return [_render(doc, by_pointer, pointer_fields, file_url) for doc in docs]
-
-
-# ---- rendering ----
-
-def _groups_by_pointer(stage: Mapping[str, Any], pointer_fields: Collection[str]) -> bool:
-    group = stage.get("$group")
-    key = group.get("_id") if isinstance(group, Mapping) else None
-    return isinstance(key, str) and ("$_p_" in key or (key.startswith("$") and key[1:] in pointer_fields))
-
-
-def _render_object_id(value: Any, by_pointer: bool, file_url: Callable[[str], str] | None) -> Any:
-    if by_pointer and isinstance(value, str) and value:
-        parts = value.split("$")
-        value = parts[1] if len(parts) > 1 else None
-    if value is None or (isinstance(value, str | Mapping | list) and not value):
-        return None
-    return encode(value, file_url)
-
-
-def _pointer_json(value: str) -> dict[str, str]:
-    class_name, _, object_id = value.partition("$")
-    return {"__type": "Pointer", "className": class_name, "objectId": object_id}
-
-
-def _render(doc: Mapping[str, Any], by_pointer: bool, pointer_fields: Collection[str],
-            file_url: Callable[[str], str] | None) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in doc.items():
-        if key == "_id":
-            out["objectId"] = _render_object_id(value, by_pointer, file_url)
-        elif key == "objectId" and "_id" in doc:
-            continue  # Parse's rename overwrites it with the group key
-        elif key.startswith("_p_"):
-            if isinstance(value, str) and "$" in value:
-                out[key[3:]] = _pointer_json(value)
-            # Parse drops a null or malformed pointer column
-        elif f"_p_{key}" in doc:
-            continue  # the _p_ column renders this pointer
-        elif key in ("createdAt", "updatedAt") and isinstance(value, datetime):
-            out[key] = format_date(value)
-        elif key in pointer_fields and isinstance(value, str) and "$" in value:
-            out[key] = _pointer_json(value)
-        else:
-            out[key] = encode(value, file_url)
-    return out
-
-
 # ---- stages ----
 
 def _compile(stage: Mapping[str, Any]) -> Stage:
@@ -179,14 +81,6 @@ def _compile(stage: Mapping[str, Any]) -> Stage:
 def _match(spec: Any) -> Stage:
     pred = compile_filter(spec)
     return lambda docs, _cap: [d for d in docs if pred(d)]
-
-
-def _check_group_keys(spec: Mapping[str, Any]) -> None:
-    # Parse's own messages, from AggregateRouter.transformStage.
-    if "objectId" in spec:
-        raise refuse("Cannot use 'objectId' in aggregation stage $group.")
-    if "_id" not in spec:
-        raise refuse("Invalid parameter for query: group. Missing key _id")
 
 
 def _finish(op: str, values: list[Any]) -> Any:
@@ -228,7 +122,7 @@ _ACCUMULATORS: Final = frozenset({"$sum", "$avg", "$min", "$max", "$first", "$la
 def _group(spec: Any) -> Stage:
     if not isinstance(spec, Mapping):
         raise refuse("a group's fields must be specified in an object")
-    _check_group_keys(spec)
+    check_group_keys(spec)
     key_expr = compile_expr(spec["_id"])
     accumulators: list[tuple[str, str, Expr]] = []
     for name, acc in spec.items():
