@@ -28,6 +28,7 @@ from engine.storage.sqlite_codec import (
     schema_from_text,
     schema_text,
 )
+from engine.storage.sqlite_commit import GroupCommitter
 from engine.storage.sqlite_functions import register_functions
 from engine.storage.sqlite_nodes import index_expression, quote_ident
 
@@ -155,6 +156,7 @@ class SQLiteAdapter:
         self._reader: aiosqlite.Connection | None = None
         # Tables known to exist: touched on the writer thread after commit, read anywhere (set ops are atomic).
         self._tables: set[str] = set()
+        self._committer: GroupCommitter | None = None
 
     # ---- connection ----
 
@@ -179,6 +181,7 @@ class SQLiteAdapter:
     async def aclose(self) -> None:
         writer, reader = self._writer, self._reader
         self._writer = self._reader = None
+        self._committer = None
         for conn in (reader, writer):
             if conn is not None:
                 await conn.close()
@@ -189,23 +192,14 @@ class SQLiteAdapter:
         return conn
 
     async def _write(self, action: str, fn: Callable[..., T], *args: Any) -> T:
-        """Run ``fn(conn, *args)`` in one IMMEDIATE transaction on the writer thread."""
+        """Run ``fn(conn, created, *args)`` on the writer thread, in a transaction shared with the writes queued
+        beside it (sqlite_commit.py); it returns once that transaction committed."""
         conn = self._connection(self._writer)
+        if self._committer is None:
+            self._committer = GroupCommitter(lambda job: _call(conn, job), self._tables.update)
         with _guard(action):
-            return await _call(conn, lambda raw: self._transaction(raw, fn, *args))
-
-    def _transaction(self, conn: sqlite3.Connection, fn: Callable[..., T], *args: Any) -> T:
-        created: set[str] = set()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            result = fn(conn, created, *args)
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        self._tables |= created
-        return result
+            result: T = await self._committer.submit(fn, *args)
+            return result
 
     async def _read(self, action: str, table: str, fn: Callable[[sqlite3.Connection], T], empty: T) -> T:
         """Run a read on the reader thread; a class whose table does not exist (yet, or any more) is empty."""

@@ -522,3 +522,20 @@ async def test_synchronous_mode_comes_from_the_uri(tmp_path: Path) -> None:
         async with adapter._writer.execute("PRAGMA synchronous") as cursor:
             assert (await cursor.fetchone())[0] == expected
         await adapter.aclose()
+
+
+async def test_group_commit_isolates_a_failing_write(db: SQLiteAdapter) -> None:
+    """Concurrent writes share a transaction, but one write's failure undoes only that write."""
+    await db.save_schema(GAME)
+    await db.create(GAME, obj("taken00001", code="dup"))
+    writes = [db.create(GAME, obj(f"g{i:09d}", code=f"c{i}")) for i in range(20)]
+    writes.insert(7, db.create(GAME, obj("clash00001", code="dup")))
+    writes.insert(12, db.update(GAME, where({"objectId": "taken00001"}), Changes(
+        updated_at=T0, ops=((("code",), Increment(1)),))))
+    outcomes = await asyncio.gather(*writes, return_exceptions=True)
+    failures = [o for o in outcomes if isinstance(o, BaseException)]
+    assert len(failures) == 2
+    assert {f.code for f in failures if isinstance(f, ParseError)} == {137, 111}
+    assert await db.count(GAME, where({})) == 21
+    assert await db.find(GAME, where({"objectId": "clash00001"}), ALL) == []
+    assert (await db.find(GAME, where({"objectId": "taken00001"}), ALL))[0].fields["code"] == "dup"
