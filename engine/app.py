@@ -10,7 +10,7 @@ from pathlib import Path
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from engine.cloud.loader import load_hooks
 from engine.cloud.registry import Cloud
@@ -19,11 +19,14 @@ from engine.http.edge import handle
 from engine.mail import load_mail_adapter
 from engine.pipeline.context import Services
 from engine.pipeline.schema_store import SchemaStore
+from engine.pipeline.sessions import lookup_session
 from engine.schema.loader import load_schema_file
 from engine.schema.model import ClassDef
+from engine.security.auth import Auth
 from engine.settings import Settings
 from engine.storage.base import StorageAdapter
 from engine.storage.registry import open_adapter
+from livequery.server import LiveQueryServer
 
 log = logging.getLogger("engine")
 METHODS = ["GET", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "HEAD"]
@@ -39,7 +42,11 @@ class Engine:
         self.cloud = Cloud(settings.app_id)
         self.services = Services(settings, self.storage, self.schemas, mailer=load_mail_adapter(settings.mail_adapter),
                                  cloud=self.cloud)
+        self.livequery = LiveQueryServer(settings, self.schemas.get, self._lookup_session)
         self.started = False
+
+    async def _lookup_session(self, token: str) -> Auth | None:
+        return await lookup_session(self.services, token)
 
     def declared_classes(self) -> list[ClassDef]:
         if not self.settings.schema_path:
@@ -51,10 +58,14 @@ class Engine:
         await self.storage.open()
         await self.schemas.load()
         changes = await self.schemas.provision(self.declared_classes())
+        await self.livequery.start()
+        self.services.events.subscribe(self.livequery.publish, self.livequery.wants)
         self.started = True
         return changes
 
     async def stop(self) -> None:
+        self.services.events.unsubscribe(self.livequery.publish)
+        await self.livequery.stop()
         await self.storage.aclose()
         self.started = False
 
@@ -75,9 +86,10 @@ def create_app(settings: Settings, storage: StorageAdapter | None = None) -> Sta
         finally:
             await engine.stop()
 
-    routes = [
+    routes: list[BaseRoute] = [
         Route(mount, endpoint, methods=METHODS),
         Route(mount + "/{rest:path}", endpoint, methods=METHODS),
+        *engine.livequery.routes(mount),  # websocket scopes only: the HTTP routes above never match them
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.add_middleware(CORSMiddleware, allow_origin=settings.allow_origin)

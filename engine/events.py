@@ -27,27 +27,33 @@ class ObjectDeleted:
 
 Event = ObjectSaved | ObjectDeleted
 Listener = Callable[[Event], Awaitable[None]]
+Interest = Callable[[str], bool]  # does a listener care about this class right now?
+
+
+def _always(class_name: str) -> bool:
+    return True
 
 
 class EventBus:
     """Listeners run after the write committed; a failing listener is logged and never fails the write."""
 
     def __init__(self) -> None:
-        self._listeners: list[Listener] = []
+        self._listeners: list[tuple[Listener, Interest]] = []
 
-    def subscribe(self, listener: Listener) -> None:
-        self._listeners.append(listener)
+    def subscribe(self, listener: Listener, interest: Interest = _always) -> None:
+        self._listeners.append((listener, interest))
 
     def unsubscribe(self, listener: Listener) -> None:
-        if listener in self._listeners:
-            self._listeners.remove(listener)
+        self._listeners = [(lst, i) for lst, i in self._listeners if lst != listener]
 
-    @property
-    def active(self) -> bool:
-        return bool(self._listeners)
+    def wants(self, class_name: str) -> bool:
+        """Whether a write to this class must be published (and so load the object's previous state)."""
+        return any(interest(class_name) for _, interest in self._listeners)
 
     async def publish(self, event: Event) -> None:
-        for listener in list(self._listeners):
+        for listener, interest in list(self._listeners):
+            if not interest(event.cls.name):
+                continue
             try:
                 await listener(event)
             except Exception:

@@ -99,6 +99,13 @@ class Settings:
     oidc_keys: str = _opt(
         "SLEEPLAB_OIDC_KEYS", "JWKS JSON (inline or a file path) or a PEM public key that signs the ID tokens.", ""
     )
+    live_query_classes: tuple[str, ...] = _opt(
+        "PARSE_SERVER_LIVEQUERY_CLASSNAMES", "Comma-separated classes that publish LiveQuery events; empty = all.", (),
+    )
+    live_query_redis_url: str = _opt(
+        "PARSE_SERVER_LIVEQUERY_REDIS_URL", "redis:// URL carrying LiveQuery events between processes; empty = "
+        "in-process only.", "",
+    )
 
     def with_overrides(self, values: Mapping[str, Any]) -> Settings:
         return replace(self, **{k: v for k, v in values.items() if v is not None})

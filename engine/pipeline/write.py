@@ -162,7 +162,8 @@ async def run_create(
     response.update({k: encode(v, svc.file_url) for k, v in echo.items()})
     response.update(_echo(obj, changed, svc.file_url))
     await hooks.after_save(svc, auth, cls, obj, None)
-    await svc.events.publish(ObjectSaved(cls, obj, None))
+    if svc.events.wants(cls.name):
+        await svc.events.publish(ObjectSaved(cls, obj, None))
     return Created(obj.object_id, response, obj)
 
 
@@ -182,7 +183,9 @@ async def run_update(
     where = _target(cls, auth, Op.UPDATE, object_id)
     _check_server_only(svc, auth, cls)
     original = None
-    if hooks.wants_original(svc, cls) or svc.events.active:
+    # Decided once: an update published without its previous state would look like a create to LiveQuery.
+    publish = svc.events.wants(cls.name)
+    if hooks.wants_original(svc, cls) or publish:
         original = await _load(svc, cls, where)
         if original is None:
             raise ParseError(ErrorCode.OBJECT_NOT_FOUND, "Object not found.")
@@ -211,7 +214,8 @@ async def run_update(
             response[path[0]] = encode(updated.fields[path[0]], svc.file_url)
     response.update(_echo(updated, changed, svc.file_url))
     await hooks.after_save(svc, auth, cls, updated, original)
-    await svc.events.publish(ObjectSaved(cls, updated, original))
+    if publish:
+        await svc.events.publish(ObjectSaved(cls, updated, original))
     return response
 
 
@@ -221,7 +225,7 @@ async def run_delete(svc: Services, auth: Auth, class_name: str, object_id: str)
         raise ParseError(ErrorCode.OBJECT_NOT_FOUND, "Object not found.")
     where = _target(cls, auth, Op.DELETE, object_id)
     _check_server_only(svc, auth, cls)
-    needed = hooks.wants_original(svc, cls) or svc.events.active
+    needed = hooks.wants_original(svc, cls) or svc.events.wants(cls.name)
     original = await _load(svc, cls, where) if needed else None
     if original is not None:
         await hooks.before_delete(svc, auth, cls, original)

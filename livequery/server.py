@@ -1,0 +1,164 @@
+"""The websocket endpoint: accept, speak the protocol, feed committed writes through pub/sub to dispatch."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket
+
+from engine.errors import ErrorCode, ParseError
+from engine.events import Event
+from engine.schema.model import is_valid_class_name, new_class
+from engine.security.auth import SessionLookup, ip_allowed
+from engine.settings import Settings
+from livequery import protocol
+from livequery.client import Client
+from livequery.dispatch import Dispatcher, SchemaGetter, prepare
+from livequery.pubsub import PubSub, decode_event, encode_event, open_pubsub
+from livequery.subscriptions import SubscriptionIndex
+
+log = logging.getLogger("livequery")
+BAD_KEYS_MESSAGE = "Key in request is not valid"
+NOT_CONNECTED = "Can not find this client, make sure you connect to server before subscribing"
+
+
+def _same(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+class LiveQueryServer:
+    """All connections of one process; `publish` is the EventBus listener, `routes` the websocket endpoints."""
+
+    def __init__(self, settings: Settings, schema: SchemaGetter, sessions: SessionLookup,
+                 pubsub: PubSub | None = None) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.schema = schema
+        self.pubsub = pubsub if pubsub is not None else open_pubsub(settings.live_query_redis_url)
+        self.index = SubscriptionIndex()
+        self.clients: dict[str, Client] = {}
+        self.dispatcher = Dispatcher(self.index, self.clients, schema, sessions)
+        self.channel = f"{settings.app_id}:livequery"
+        self.classes = frozenset(settings.live_query_classes)
+
+    async def start(self) -> None:
+        await self.pubsub.subscribe(self.channel, self._received)
+        await self.pubsub.start()
+
+    async def stop(self) -> None:
+        for client in list(self.clients.values()):
+            client.close()
+        await self.pubsub.stop()
+
+    def wants(self, class_name: str) -> bool:
+        """Only classes that publish, and with a local pub/sub only while someone here is subscribed to them."""
+        if self.classes and class_name not in self.classes:
+            return False
+        return not self.pubsub.local_only or self.index.has_class(class_name)
+
+    async def publish(self, event: Event) -> None:
+        if self.wants(event.cls.name):
+            await self.pubsub.publish(self.channel, encode_event(event))
+
+    async def _received(self, data: bytes) -> None:
+        await self.dispatcher.dispatch(decode_event(data))
+
+    def routes(self, path: str) -> list[WebSocketRoute]:
+        """Parse accepts an upgrade on any path; the SDK uses the serverURL's path (e.g. /parse)."""
+        path = "/" + path.strip("/")
+        return [WebSocketRoute(path, self.endpoint), WebSocketRoute(path.rstrip("/") + "/{rest:path}", self.endpoint)]
+
+    # ---- one connection ----
+
+    async def endpoint(self, websocket: WebSocket) -> None:
+        await websocket.accept()
+        client = Client()
+        connected = False
+        writer = asyncio.create_task(self._write(websocket, client))
+        try:
+            while not writer.done():
+                msg = await websocket.receive()
+                if msg["type"] == "websocket.disconnect":
+                    break
+                frame = msg.get("text") if msg.get("text") is not None else msg.get("bytes")
+                if frame is None:
+                    continue
+                try:
+                    parsed = protocol.parse_message(frame)
+                    if parsed is None:
+                        continue
+                    if isinstance(parsed, protocol.Connect):
+                        self._connect(client, parsed, websocket)
+                        connected = True
+                    elif not connected:
+                        rid = parsed.request_id
+                        raise protocol.ProtocolError(protocol.UNKNOWN_CLIENT, NOT_CONNECTED, request_id=rid)
+                    elif isinstance(parsed, protocol.Subscribe):
+                        await self._subscribe(client, parsed)
+                    else:
+                        self._unsubscribe(client, parsed)
+                except protocol.ProtocolError as exc:
+                    client.send(protocol.error(exc.code, exc.message, reconnect=exc.reconnect,
+                                               request_id=exc.request_id))
+        finally:
+            self.index.remove_client(client.id)
+            self.clients.pop(client.id, None)
+            client.close()
+            with contextlib.suppress(asyncio.TimeoutError, Exception):
+                await asyncio.wait_for(writer, 1.0)
+
+    async def _write(self, websocket: WebSocket, client: Client) -> None:
+        try:
+            while (message := await client.next_message()) is not None:
+                await websocket.send_text(json.dumps(message, separators=(",", ":")))
+            if client.overflowed:
+                await websocket.close(1008)  # policy violation: the reader fell too far behind
+        except Exception:
+            log.debug("livequery writer ended", exc_info=True)
+
+    def _connect(self, client: Client, msg: protocol.Connect, websocket: WebSocket) -> None:
+        s = self.settings
+        # Parse never compares the app id; we do, so one server cannot be subscribed to with another app's id.
+        ok = _same(msg.application_id, s.app_id)
+        is_master = False
+        if ok and msg.master_key is not None:
+            host = websocket.client.host if websocket.client else ""
+            is_master = _same(msg.master_key, s.master_key) and ip_allowed(host, s.master_key_ips)
+            ok = is_master
+        if ok and s.client_keys and not is_master:
+            ok = any(_same(given, key) for given in msg.client_keys for key in s.client_keys)
+        if not ok:
+            raise protocol.ProtocolError(protocol.BAD_KEYS, BAD_KEYS_MESSAGE)
+        client.is_master = is_master
+        client.session_token = msg.session_token
+        client.installation_id = msg.installation_id
+        self.clients[client.id] = client
+        client.send(protocol.connected(client.id))
+
+    async def _subscribe(self, client: Client, msg: protocol.Subscribe) -> None:
+        rid, name = msg.request_id, msg.query.class_name
+        try:
+            if not is_valid_class_name(name):
+                raise ParseError(ErrorCode.INVALID_CLASS_NAME, f"Invalid class name: {name}")
+            auth = await client.auth(msg.session_token, self.sessions)
+            if auth is None:
+                raise ParseError(ErrorCode.INVALID_SESSION_TOKEN, "Invalid session token")
+            # A class may be created after the subscription (Parse allows that): check it as a public class.
+            cls = self.schema(name) or new_class(name)
+            sub = prepare(cls, msg.query, auth, rid, msg.session_token)
+        except ParseError as exc:
+            raise protocol.ProtocolError(exc.code, exc.message, reconnect=False, request_id=rid) from exc
+        self.index.add(client.id, sub)
+        client.send(protocol.subscribed(client.id, rid))
+
+    def _unsubscribe(self, client: Client, msg: protocol.Unsubscribe) -> None:
+        if self.index.remove(client.id, msg.request_id) is None:
+            raise protocol.ProtocolError(
+                protocol.UNKNOWN_CLIENT, f"Cannot find subscription with requestId {msg.request_id}",
+                request_id=msg.request_id)
+        client.send(protocol.unsubscribed(client.id, msg.request_id))
