@@ -39,6 +39,7 @@ class LiveEvent:
     obj: StoredObject
     original: StoredObject | None = None
     deleted: bool = False
+    cls: ClassDef | None = None  # the writer's schema, when the event carried it
 
 
 # ---- subscribe time ----
@@ -136,7 +137,7 @@ class Dispatcher:
 
     async def dispatch(self, ev: LiveEvent) -> int:
         """Send this event to every subscription that should hear it; returns how many messages went out."""
-        cls = self.schema(ev.class_name)
+        cls = ev.cls or self.schema(ev.class_name)
         if cls is None or not self.index.has_class(ev.class_name):
             return 0
         memo: dict[str, Auth | None] = {}

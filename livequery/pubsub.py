@@ -9,7 +9,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
+from engine.errors import ParseError
 from engine.events import Event, ObjectDeleted
+from engine.schema.model import ClassDef
+from engine.schema.rest import class_from_json, class_to_json
 from engine.storage.base import StoredObject, freeze
 from engine.wire import RelationRef, decode, decode_acl, parse_date
 from livequery.dispatch import LiveEvent
@@ -137,6 +140,9 @@ def encode_event(event: Event) -> bytes:
     else:
         original = stored_json(event.original) if event.original is not None else None
         payload = {"className": event.cls.name, "object": stored_json(event.obj), "original": original, "op": "save"}
+    # The writer's schema travels with the event (as Parse sends classLevelPermissions), so a process that has
+    # not seen the class yet, or not its latest CLP, still checks the right permissions.
+    payload["schema"] = class_to_json(event.cls)
     return json.dumps(payload, separators=(",", ":")).encode()
 
 
@@ -148,9 +154,16 @@ def _stored(class_name: str, data: dict[str, Any]) -> StoredObject:
                         acl, freeze({k: v for k, v in fields.items() if not isinstance(v, RelationRef)}))
 
 
+def _schema(payload: dict[str, Any]) -> ClassDef | None:
+    try:
+        return class_from_json(payload["schema"]) if isinstance(payload.get("schema"), dict) else None
+    except ParseError:
+        return None
+
+
 def decode_event(data: bytes | str) -> LiveEvent:
     payload = json.loads(data)
     cls = payload["className"]
     original = payload.get("original")
     return LiveEvent(cls, _stored(cls, payload["object"]), _stored(cls, original) if original else None,
-                     payload.get("op") == "delete")
+                     payload.get("op") == "delete", _schema(payload))

@@ -34,3 +34,15 @@ def test_write_on_one_app_reaches_subscriber_on_another() -> None:
             assert a.post("/parse/classes/Fan", json={"n": 1, "who": "a"}, headers=HM).status_code == 201
             ev = ws.receive_json()
             assert ev["op"] == "create" and ev["object"]["who"] == "a" and ev["object"]["className"] == "Fan"
+
+
+def test_the_writers_schema_travels_with_the_event() -> None:
+    """B never saw the class (its schema cache predates it): the event's own schema and CLP are used."""
+    server = fakeredis.FakeServer()
+    with TestClient(_app(server), client=LOOPBACK) as a, TestClient(_app(server), client=LOOPBACK) as b:
+        with b.websocket_connect("/parse") as ws:
+            connect(ws)
+            assert subscribe(ws, 1, {"className": "Late", "where": {}})["op"] == "subscribed"
+            assert a.post("/parse/classes/Late", json={"n": 1}, headers=HM).status_code == 201
+            ev = ws.receive_json()
+            assert ev["op"] == "create" and ev["object"]["n"] == 1
