@@ -50,11 +50,11 @@ _PATH_NODES = (Compare, In, Regex, All, ContainedBy, Exists, Near, WithinBox, Wi
                GeoIntersects, Text, InQuery, Select)
 
 
-def readable_class(svc: Services, auth: Auth, class_name: str) -> ClassDef | None:
+async def readable_class(svc: Services, auth: Auth, class_name: str) -> ClassDef | None:
     """The class to read, or None when it does not exist yet (a master read then finds nothing)."""
     if not is_valid_class_name(class_name):
         raise ParseError(ErrorCode.INVALID_CLASS_NAME, f"Invalid classname: {class_name}")
-    cls = svc.schemas.get(class_name)
+    cls = await svc.schemas.lookup(class_name)
     if cls is None and not (auth.is_master or svc.settings.allow_client_class_creation):
         raise ParseError(ErrorCode.INVALID_CLASS_NAME, f"Class {class_name} does not exist.")
     return cls
@@ -216,7 +216,7 @@ def _redirect(svc: Services, cls: ClassDef | None, key: object) -> ClassDef | No
 
 async def run_find(svc: Services, auth: Auth, class_name: str, params: Mapping[str, Any]) -> FindResult:
     """A find from REST params (`where`, `order`, `limit`...): beforeFind may rewrite them, afterFind the results."""
-    cls = readable_class(svc, auth, class_name)
+    cls = await readable_class(svc, auth, class_name)
     params = await hooks.before_find(svc, auth, class_name, params, is_get=False)
     _check_extras(auth, params)
     redirected = None
@@ -246,7 +246,7 @@ async def run_find(svc: Services, auth: Auth, class_name: str, params: Mapping[s
 async def run_get(
     svc: Services, auth: Auth, class_name: str, object_id: str, params: Mapping[str, Any]
 ) -> Json:
-    cls = readable_class(svc, auth, class_name)
+    cls = await readable_class(svc, auth, class_name)
     if cls is None:
         raise ParseError(ErrorCode.OBJECT_NOT_FOUND, "Object not found.")
     params = await hooks.before_find(svc, auth, class_name, {**params, "where": {"objectId": object_id}}, is_get=True)

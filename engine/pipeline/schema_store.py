@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,6 +22,7 @@ from engine.schema.rest import class_from_json, class_to_json, field_from_json, 
 from engine.storage.base import Changes, StorageAdapter, Unset
 from engine.wire import now
 
+REFRESH_SECONDS = 1.0
 MAX_FIELDS = 500  # a client with addField rights must not grow a class without bound
 
 
@@ -33,12 +35,38 @@ class SchemaStore:
         self.storage = storage
         self._classes: dict[str, ClassDef] = {}
         self._lock = asyncio.Lock()
+        self._loaded_at = 0.0
 
     async def load(self) -> None:
         self._classes = {c.name: c for c in await self.storage.load_schemas()}
+        self._loaded_at = time.monotonic()
+
+    async def refresh_if_stale(self) -> None:
+        """Re-read the stored schema, at most once a second: another server process may have added classes
+        (a miss is the only sign of it), and a burst of unknown class names must not become a burst of reads."""
+        if time.monotonic() - self._loaded_at < REFRESH_SECONDS:
+            return
+        async with self._lock:
+            await self.load()
+
+    async def _fresh(self, name: str) -> ClassDef | None:
+        """The class as stored now: schema writes merge into it, never into a copy another process outdated."""
+        for cls in await self.storage.load_schemas():
+            if cls.name == name:
+                self._classes[name] = cls
+                return cls
+        return self._classes.get(name)
 
     def get(self, name: str) -> ClassDef | None:
         return self._classes.get(name)
+
+    async def lookup(self, name: str) -> ClassDef | None:
+        """Like get, but a miss re-reads the stored schema first (another process may have created the class)."""
+        cls = self._classes.get(name)
+        if cls is None:
+            await self.refresh_if_stale()
+            cls = self._classes.get(name)
+        return cls
 
     def require(self, name: str) -> ClassDef:
         cls = self._classes.get(name)
@@ -101,7 +129,7 @@ class SchemaStore:
 
     async def add_fields(self, name: str, fields: Mapping[str, FieldDef]) -> ClassDef:
         async with self._lock:
-            cls = self.require(name)
+            cls = await self._fresh(name) or self.require(name)
             merged = dict(cls.fields)
             for fname, fdef in fields.items():
                 have = merged.get(fname)

@@ -48,7 +48,7 @@ async def writable_class(svc: Services, auth: Auth, class_name: str) -> ClassDef
     """The class to write; the master key (or allowClientClassCreation) may create it on first write."""
     if not is_valid_class_name(class_name) or class_name.startswith("_Join:"):
         raise ParseError(ErrorCode.INVALID_CLASS_NAME, f"Invalid classname: {class_name}")
-    cls = svc.schemas.get(class_name)
+    cls = await svc.schemas.lookup(class_name)
     if cls is not None:
         return cls
     if auth.is_master or svc.settings.allow_client_class_creation:
@@ -177,7 +177,7 @@ async def run_update(
     svc: Services, auth: Auth, class_name: str, object_id: str, body: Mapping[str, Any],
     server: ServerFields = NO_SERVER_FIELDS,
 ) -> Json:
-    cls = svc.schemas.get(class_name)
+    cls = await svc.schemas.lookup(class_name)
     if cls is None:
         raise ParseError(ErrorCode.OBJECT_NOT_FOUND, "Object not found.")
     where = _target(cls, auth, Op.UPDATE, object_id)
@@ -220,7 +220,7 @@ async def run_update(
 
 
 async def run_delete(svc: Services, auth: Auth, class_name: str, object_id: str) -> None:
-    cls = svc.schemas.get(class_name)
+    cls = await svc.schemas.lookup(class_name)
     if cls is None:
         raise ParseError(ErrorCode.OBJECT_NOT_FOUND, "Object not found.")
     where = _target(cls, auth, Op.DELETE, object_id)
