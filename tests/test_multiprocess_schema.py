@@ -28,3 +28,21 @@ async def test_schema_changes_cross_processes(tmp_path: Path, monkeypatch) -> No
         assert fields["x"] == {"type": "Number"} and fields["y"] == {"type": "String"}
     await app_a.state.engine.stop()
     await app_b.state.engine.stop()
+
+
+async def test_clp_change_reaches_the_other_process(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(schema_store, "REFRESH_SECONDS", 0.0)
+    uri = f"sqlite:///{tmp_path}/shared.db"
+    app_a, a = await start_app(make_settings(database_uri=uri))
+    app_b, b = await start_app(make_settings(database_uri=uri))
+    client = {"X-Parse-Application-Id": APP_ID}
+    async with a, b:
+        await a.post("/parse/classes/Locked", json={"x": 1}, headers=H)
+        assert (await b.get("/parse/classes/Locked", headers=client)).status_code == 200
+        r = await a.put("/parse/schemas/Locked", json={"classLevelPermissions": {"find": {}, "get": {}}}, headers=H)
+        assert r.status_code == 200
+        app_b.state.engine.schemas._loaded_at = 0.0  # as if the 5 s schema TTL had passed
+        r = await b.get("/parse/classes/Locked", headers=client)
+        assert r.status_code == 400 and r.json()["code"] == 119
+    await app_a.state.engine.stop()
+    await app_b.state.engine.stop()

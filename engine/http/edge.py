@@ -18,6 +18,7 @@ from engine.http.routes import dispatch
 from engine.pipeline.context import Services
 from engine.pipeline.hooks import set_request_meta
 from engine.pipeline.idempotency import claim_request_id
+from engine.pipeline.schema_store import SCHEMA_TTL_SECONDS
 from engine.pipeline.sessions import lookup_session
 from engine.security.auth import Auth, Credentials, check_app, resolve_auth
 from engine.wire import check_denylist
@@ -147,6 +148,7 @@ async def handle(request: Request, services: Services, sub_path: str) -> Respons
         check_denylist(query)
         set_request_meta(creds.ip, dict(request.headers), context)
         await claim_request_id(services, method, path, request.headers.get("x-parse-request-id"))
+        await services.schemas.refresh_if_stale(SCHEMA_TTL_SECONDS)
         call = ApiCall(method, path, {}, query, body, auth, creds, services, dict(request.headers))
         result = await dispatch(call)
         if result.media_type != "application/json":

@@ -22,7 +22,8 @@ from engine.schema.rest import class_from_json, class_to_json, field_from_json, 
 from engine.storage.base import Changes, StorageAdapter, Unset
 from engine.wire import now
 
-REFRESH_SECONDS = 1.0
+REFRESH_SECONDS = 1.0  # after a miss: another process may have created the class
+SCHEMA_TTL_SECONDS = 5.0  # otherwise: how stale another process's CLP or field change may be seen (Parse: 5 s)
 MAX_FIELDS = 500  # a client with addField rights must not grow a class without bound
 
 
@@ -41,13 +42,15 @@ class SchemaStore:
         self._classes = {c.name: c for c in await self.storage.load_schemas()}
         self._loaded_at = time.monotonic()
 
-    async def refresh_if_stale(self) -> None:
-        """Re-read the stored schema, at most once a second: another server process may have added classes
-        (a miss is the only sign of it), and a burst of unknown class names must not become a burst of reads."""
-        if time.monotonic() - self._loaded_at < REFRESH_SECONDS:
+    async def refresh_if_stale(self, max_age: float | None = None) -> None:
+        """Re-read the stored schema when the cached copy is older than ``max_age`` (default: the miss interval),
+        so changes made by another server process show up; bounded, so bursts cost one read."""
+        limit = REFRESH_SECONDS if max_age is None else max_age
+        if time.monotonic() - self._loaded_at < limit:
             return
         async with self._lock:
-            await self.load()
+            if time.monotonic() - self._loaded_at >= limit:
+                await self.load()
 
     async def _fresh(self, name: str) -> ClassDef | None:
         """The class as stored now: schema writes merge into it, never into a copy another process outdated."""
