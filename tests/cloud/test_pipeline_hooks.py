@@ -90,12 +90,14 @@ async def test_find_triggers_rewrite_query_and_results(capi: Api) -> None:
 async def test_functions(capi: Api) -> None:
     when = {"__type": "Date", "iso": "2026-01-02T03:04:05.000Z"}
     r = await capi.post("/functions/hello", {"name": "ada", "when": when})
+    EVENTS.clear()
     assert r.json() == {"result": {"greeting": "hi ada", "when": when, "master": False}}
     r = await capi.post("/functions/makeNight", {})
     night = r.json()["result"]
     assert night["__type"] == "Object" and night["className"] == "Night" and night["normalized"] == "from function"
-    # The hook's own writes run triggers too (server-side writes).
-    assert "beforeSave:Night:From Function:None" in EVENTS and "beforeSave:Chain" in EVENTS
+    # The hook's own writes run triggers too (server-side writes), each once and in order.
+    assert EVENTS == ["beforeSave:Night:From Function:None", "afterSave:Night:From Function:None",
+                      "beforeSave:Chain"]
     r = await capi.post("/functions/nights", {})
     assert [n["label"] for n in r.json()["result"]] == ["From Function"]
     for name in ("nope", "__proto__", "constructor", "__init__", "toString"):
