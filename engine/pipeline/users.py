@@ -176,7 +176,8 @@ async def _auth_data_login_or_signup(svc: Services, auth: Auth, data: dict[str, 
     return result
 
 
-async def login(svc: Services, auth: Auth, params: Mapping[str, Any]) -> Json:
+async def _authenticate(svc: Services, params: Mapping[str, Any]) -> StoredObject:
+    """The user these credentials name, with lockout and failure counting; 101 with one message otherwise."""
     username, email, password = params.get("username"), params.get("email"), params.get("password")
     if not isinstance(username, str) and not isinstance(email, str):
         raise ParseError(ErrorCode.USERNAME_MISSING, "username/email is required.")
@@ -198,6 +199,11 @@ async def login(svc: Services, auth: Auth, params: Mapping[str, Any]) -> Json:
         raise ParseError(ErrorCode.OBJECT_NOT_FOUND, INVALID_LOGIN)
     if user.acl is not None and user.object_id not in user.acl.read and "*" not in user.acl.read:
         raise ParseError(ErrorCode.OBJECT_NOT_FOUND, INVALID_LOGIN)
+    return user
+
+
+async def login(svc: Services, auth: Auth, params: Mapping[str, Any]) -> Json:
+    user = await _authenticate(svc, params)
     if svc.settings.prevent_login_with_unverified_email and user.fields.get("emailVerified") is not True:
         raise ParseError(ErrorCode.EMAIL_NOT_FOUND, "User email is not verified.")
     if user.internal.get("_failed_login_count"):
@@ -224,18 +230,8 @@ async def login_as(svc: Services, auth: Auth, user_id: Any) -> Json:
 
 
 async def verify_credentials(svc: Services, params: Mapping[str, Any]) -> Json:
-    """POST /verifyPassword: the same checks as log-in, without a session."""
-    username, email, password = params.get("username"), params.get("email"), params.get("password")
-    if not isinstance(username, str) and not isinstance(email, str):
-        raise ParseError(ErrorCode.USERNAME_MISSING, "username/email is required.")
-    if not isinstance(password, str):
-        raise ParseError(ErrorCode.PASSWORD_MISSING, "password is required.")
-    where = Compare(("username",), "eq", username) if isinstance(username, str) else Compare(("email",), "eq", email)
-    user = await find_user(svc, where)
-    hashed = user.internal.get("_hashed_password") if user else None
-    if not await verify_password(password, hashed if isinstance(hashed, str) else None) or user is None:
-        raise ParseError(ErrorCode.OBJECT_NOT_FOUND, INVALID_LOGIN)
-    return self_view(svc, user)
+    """POST /verifyPassword: the same checks as log-in (lockout included, so it is no way around it), no session."""
+    return self_view(svc, await _authenticate(svc, params))
 
 
 def _check_lockout(svc: Services, user: StoredObject | None) -> None:

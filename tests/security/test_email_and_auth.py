@@ -152,3 +152,12 @@ async def test_openid_connect_login(app_factory: Any) -> None:
 async def test_openid_connect_unconfigured(api: Api) -> None:
     r = await api.post("/users", {"authData": {"oidc": {"id": "x", "id_token": "y"}}})
     assert r.json()["code"] == 252
+
+
+async def test_verify_password_counts_towards_lockout(app_factory: Any) -> None:
+    _, api = await app_factory(account_lockout_threshold=2, account_lockout_duration=5)
+    await api.signup("ada", "right-password")
+    for _ in range(2):
+        assert (await api.post("/verifyPassword", {"username": "ada", "password": "wrong"})).json()["code"] == 101
+    r = await api.post("/verifyPassword", {"username": "ada", "password": "right-password"})
+    assert r.status_code == 404 and "locked" in r.json()["error"]
