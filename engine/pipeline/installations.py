@@ -49,9 +49,10 @@ async def _drop_token_holders(svc: Services, token: str, keep_id: str | None) ->
     await svc.storage.delete(cls, where)
 
 
-def _normalized(body: Mapping[str, Any], auth: Auth) -> tuple[dict[str, Any], str | None, str | None]:
+def _normalized(body: Mapping[str, Any], header_id: str | None) -> tuple[dict[str, Any], str | None, str | None]:
+    """The body with a lowercased installationId (else the X-Parse-Installation-Id one), and the id and token."""
     data = dict(body)
-    installation_id = _string(data, "installationId") or auth.installation_id
+    installation_id = _string(data, "installationId") or header_id
     if installation_id is not None:
         if not isinstance(installation_id, str) or len(installation_id) > 512:
             raise ParseError(ErrorCode.INCORRECT_TYPE, "installationId must be a string")
@@ -68,7 +69,7 @@ def _check_immutable(existing: StoredObject, data: Mapping[str, Any]) -> None:
 
 
 async def create_installation(svc: Services, auth: Auth, body: Mapping[str, Any]) -> Saved:
-    data, installation_id, token = _normalized(body, auth)
+    data, installation_id, token = _normalized(body, auth.installation_id)
     target: StoredObject | None = None
     if installation_id:
         found = await _matching(svc, "installationId", installation_id)
@@ -92,8 +93,7 @@ async def create_installation(svc: Services, auth: Auth, body: Mapping[str, Any]
 
 
 async def update_installation(svc: Services, auth: Auth, object_id: str, body: Mapping[str, Any]) -> Json:
-    data, _, token = _normalized(body, Auth()) if "installationId" in body else (dict(body), None,
-                                                                                   _string(body, "deviceToken"))
+    data, _, token = _normalized(body, None)
     cls = svc.schemas.require("_Installation")
     rows = await svc.storage.find(cls, Compare(("objectId",), "eq", object_id), FindOptions(limit=1))
     if rows:
