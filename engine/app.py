@@ -37,7 +37,8 @@ class Engine:
 
     def __init__(self, settings: Settings, storage: StorageAdapter | None = None) -> None:
         self.settings = settings
-        self.storage = storage if storage is not None else open_adapter(settings.database_uri)
+        self.storage = storage if storage is not None else open_adapter(
+            settings.database_uri, max_time_ms=settings.database_max_time_ms)
         self.schemas = SchemaStore(self.storage)
         self.cloud = Cloud(settings.app_id)
         self.services = Services(settings, self.storage, self.schemas, mailer=load_mail_adapter(settings.mail_adapter),

@@ -35,6 +35,10 @@ class Settings:
     )
     default_limit: int = _opt("PARSE_SERVER_DEFAULT_LIMIT", "Rows a find returns without a limit.", 100)
     max_limit: int = _opt("PARSE_SERVER_MAX_LIMIT", "Largest limit honoured (larger ones are clamped).", 10000)
+    database_max_time_ms: int = _opt(
+        "PARSE_SERVER_DATABASE_MAX_TIME_MS", "Milliseconds one query may run before it fails with 124 "
+        "(Parse Server's databaseOptions.maxTimeMS); 0 = no limit.", 5000,
+    )
     batch_limit: int = _opt("PARSE_SERVER_BATCH_REQUEST_LIMIT", "Most sub-requests one /batch may carry.", 50)
     master_key_ips: tuple[str, ...] = _opt(
         "PARSE_SERVER_MASTER_KEY_IPS", "Comma-separated IPs/CIDRs the master key is honoured from.",

@@ -15,6 +15,7 @@ import regex
 
 from engine.errors import ErrorCode, ParseError
 from engine.query import geo
+from engine.query.deadline import check_deadline, current_deadline, query_timeout
 from engine.query.geo import distance_radians
 from engine.query.options import SortKey
 from engine.query.where import (
@@ -52,7 +53,8 @@ __all__ = [
     "sort_objects", "text_matches", "values_equal",
 ]
 
-# Per evaluation; a pathological pattern must cost one slow query, never a stuck worker.
+# Per evaluation when no query deadline is set (LiveQuery): a pathological pattern must cost one slow match, never a
+# stuck worker. Under a query deadline (deadline.py) every evaluation of the query shares that one budget instead.
 REGEX_TIMEOUT = 0.1
 
 
@@ -224,10 +226,22 @@ def _compiled(pattern: str, options: str) -> regex.Pattern[str] | None:
 
 
 def _search(compiled: regex.Pattern[str], text: str) -> bool:
+    deadline = current_deadline()
+    if deadline is None:
+        try:
+            return compiled.search(text, timeout=REGEX_TIMEOUT) is not None
+        except TimeoutError:
+            return False
+    left = deadline.remaining()
+    if left <= 0:
+        deadline.expired = True
+        raise query_timeout()
     try:
-        return compiled.search(text, timeout=REGEX_TIMEOUT) is not None
+        return compiled.search(text, timeout=left) is not None
     except TimeoutError:
-        return False
+        # A timed-out search is not "no match": the whole query fails rather than answer a silently short result.
+        deadline.expired = True
+        raise query_timeout() from None
 
 
 def _strings(cands: list[Value]) -> Iterator[str]:
@@ -273,6 +287,7 @@ def text_matches(cands: list[Value], node: Text) -> bool:
     if not positives and not phrases:
         return False
     for text in _strings(cands):
+        check_deadline()
         folded = _fold(text, node.case_sensitive, node.diacritic_sensitive)
         words = set(_WORD_RE.findall(folded))
         if any(n in words for n in negations):
