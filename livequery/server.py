@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import json
 import logging
 
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
-from engine.errors import ErrorCode, ParseError
+from engine.errors import ErrorCode, HTTPDenied, ParseError
 from engine.events import Event
 from engine.schema.model import is_valid_class_name, new_class
-from engine.security.auth import SessionLookup, ip_allowed
+from engine.security.auth import Credentials, SessionLookup, connect_is_master
+from engine.security.class_access import check_class_access
+from engine.security.clp import Op
 from engine.settings import Settings
 from livequery import protocol
 from livequery.client import Client
@@ -25,10 +26,6 @@ from livequery.subscriptions import SubscriptionIndex
 log = logging.getLogger("livequery")
 BAD_KEYS_MESSAGE = "Key in request is not valid"
 NOT_CONNECTED = "Can not find this client, make sure you connect to server before subscribing"
-
-
-def _same(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode(), b.encode())
 
 
 class LiveQueryServer:
@@ -122,18 +119,15 @@ class LiveQueryServer:
             log.debug("livequery writer ended", exc_info=True)
 
     def _connect(self, client: Client, msg: protocol.Connect, websocket: WebSocket) -> None:
-        s = self.settings
-        # Parse never compares the app id; we do, so one server cannot be subscribed to with another app's id.
-        ok = _same(msg.application_id, s.app_id)
-        is_master = False
-        if ok and msg.master_key is not None:
-            host = websocket.client.host if websocket.client else ""
-            is_master = _same(msg.master_key, s.master_key) and ip_allowed(host, s.master_key_ips)
-            ok = is_master
-        if ok and s.client_keys and not is_master:
-            ok = any(_same(given, key) for given in msg.client_keys for key in s.client_keys)
-        if not ok:
-            raise protocol.ProtocolError(protocol.BAD_KEYS, BAD_KEYS_MESSAGE)
+        # The REST edge's own rules (security/auth.py). Parse never compares the app id; we do, so one server
+        # cannot be subscribed to with another app's id.
+        host = websocket.client.host if websocket.client else ""
+        creds = Credentials(app_id=msg.application_id, master_key=msg.master_key,
+                            client_keys=tuple(msg.client_keys), ip=host)
+        try:
+            is_master = connect_is_master(creds, self.settings)
+        except HTTPDenied as exc:
+            raise protocol.ProtocolError(protocol.BAD_KEYS, BAD_KEYS_MESSAGE) from exc
         client.is_master = is_master
         client.session_token = msg.session_token
         client.installation_id = msg.installation_id
@@ -148,6 +142,7 @@ class LiveQueryServer:
             auth = await client.auth(msg.session_token, self.sessions)
             if auth is None:
                 raise ParseError(ErrorCode.INVALID_SESSION_TOKEN, "Invalid session token")
+            check_class_access(name, Op.FIND, auth)  # the class rules of a REST find (e.g. `_Installation`)
             # A class may be created after the subscription (Parse allows that): check it as a public class.
             cls = self.schema(name) or new_class(name)
             sub = prepare(cls, msg.query, auth, rid, msg.session_token)

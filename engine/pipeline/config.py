@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from engine.errors import ErrorCode, ParseError
-from engine.pipeline.context import Services
+from engine.pipeline.context import RequestContext, Services, require_master
 from engine.query.options import FindOptions
 from engine.query.where import Compare
 from engine.storage.base import Changes, SetValue, StoredObject
@@ -22,7 +22,8 @@ async def _load(svc: Services) -> StoredObject | None:
     return rows[0] if rows else None
 
 
-async def read_config(svc: Services, *, master: bool) -> dict[str, Any]:
+async def read_config(svc: Services, ctx: RequestContext) -> dict[str, Any]:
+    master = ctx.auth.is_master
     stored = await _load(svc)
     params = dict(stored.fields.get("params") or {}) if stored else {}
     master_only = dict(stored.fields.get("masterKeyOnly") or {}) if stored else {}
@@ -38,8 +39,9 @@ def _check_keys(params: Mapping[str, Any]) -> None:
             raise ParseError(ErrorCode.INVALID_KEY_NAME, f"Invalid config key: {key}")
 
 
-async def update_config(svc: Services, body: Mapping[str, Any]) -> None:
-    """Merge `params` (a `{"__op": "Delete"}` value removes a key) and `masterKeyOnly` flags."""
+async def update_config(svc: Services, ctx: RequestContext, body: Mapping[str, Any]) -> None:
+    """Merge `params` (a `{"__op": "Delete"}` value removes a key) and `masterKeyOnly` flags (master key only)."""
+    require_master(ctx)
     new_params = body.get("params") or {}
     new_flags = body.get("masterKeyOnly") or {}
     if not isinstance(new_params, Mapping) or not isinstance(new_flags, Mapping):
