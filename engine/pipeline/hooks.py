@@ -8,7 +8,7 @@ from typing import Any
 
 from engine.cloud.data import CloudQuery, DataApi
 from engine.cloud.objects import CloudObject, encode_value, objects_from_json
-from engine.cloud.request import TriggerRequest
+from engine.cloud.request import TriggerRequest, trigger_request
 from engine.cloud.runner import run_after_trigger, run_trigger
 from engine.cloud.triggers import TriggerType
 from engine.pipeline.context import RequestContext, Services
@@ -41,8 +41,8 @@ async def _request(
     svc: Services, ctx: RequestContext, kind: TriggerType, class_name: str, **kw: Any
 ) -> TriggerRequest:
     auth = ctx.auth
-    return TriggerRequest(
-        trigger_name=kind, class_name=class_name, data=data_api(svc, ctx), user=await user_object(svc, auth),
+    return trigger_request(
+        kind, class_name=class_name, data=data_api(svc, ctx), user=await user_object(svc, auth),
         master=auth.is_master, installation_id=auth.installation_id, ip=ctx.ip, headers=ctx.headers,
         context=ctx.cloud_context, **kw,
     )

@@ -11,7 +11,7 @@ from engine.pipeline.context import RequestContext, Services
 from engine.pipeline.encode import Json
 from engine.pipeline.write import run_create, run_update
 from engine.query.options import FindOptions
-from engine.query.where import Compare, conjoin
+from engine.query.where import Compare, Where, conjoin
 from engine.storage.base import StoredObject
 
 ALL = FindOptions(limit=None)
@@ -42,7 +42,7 @@ async def _matching(svc: Services, key: str, value: str) -> list[StoredObject]:
 async def _drop_token_holders(svc: Services, token: str, keep_id: str | None) -> None:
     """A device token belongs to one installation: older records holding it are removed (Parse's default)."""
     cls = svc.schemas.require("_Installation")
-    where = Compare(("deviceToken",), "eq", token)
+    where: Where = Compare(("deviceToken",), "eq", token)
     if keep_id:
         where = conjoin(where, Compare(("objectId",), "ne", keep_id))
     await svc.storage.delete(cls, where)

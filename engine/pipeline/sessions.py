@@ -13,7 +13,7 @@ from engine.pipeline import hooks
 from engine.pipeline.context import RequestContext, Services
 from engine.pipeline.encode import Json, object_to_json
 from engine.query.options import FindOptions
-from engine.query.where import Compare, conjoin
+from engine.query.where import Compare, Where, conjoin
 from engine.security.auth import Auth
 from engine.storage.base import Changes, StoredObject
 from engine.wire import ACL, Pointer, decode, new_object_id, now
@@ -85,7 +85,7 @@ async def revoke_token(svc: Services, token: str) -> int:
 
 
 async def revoke_user_sessions(svc: Services, user_id: str, keep_token: str | None = None) -> int:
-    where = Compare(("user",), "eq", Pointer("_User", user_id))
+    where: Where = Compare(("user",), "eq", Pointer("_User", user_id))
     if keep_token:
         where = conjoin(where, Compare(("sessionToken",), "ne", keep_token))
     return await svc.storage.delete(svc.schemas.require("_Session"), where)

@@ -7,9 +7,9 @@ import math
 import operator
 import re
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import regex
 
@@ -178,7 +178,9 @@ def _orderable(value: Value) -> tuple[int, object] | None:
     return None
 
 
-_ORDER_OPS = {"lt": operator.lt, "lte": operator.le, "gt": operator.gt, "gte": operator.ge}
+_ORDER_OPS: dict[str, Callable[[Any, Any], Any]] = {
+    "lt": operator.lt, "lte": operator.le, "gt": operator.gt, "gte": operator.ge,
+}
 
 
 def _ordered_one(cand: Value, op: str, value: Value) -> bool:
@@ -394,7 +396,11 @@ def near_node(where: Where) -> Near | None:
 
 # ---- sorting ----
 
-def sort_key(value: Value) -> tuple:
+def _sort_value(obj: StoredObject, path: Path) -> tuple[Any, ...]:
+    return sort_key(resolve_path(obj, path)[1])
+
+
+def sort_key(value: Value) -> tuple[Any, ...]:
     """A total order over values following Mongo's type brackets:
     null < numbers < strings < objects < arrays < bytes < booleans < dates."""
     if value is None or value is MISSING:
@@ -426,5 +432,5 @@ def sort_objects(objs: list[StoredObject], order: tuple[SortKey, ...]) -> list[S
     out = list(objs)
     # Sorting by the least significant key first lets each stable pass preserve the earlier ones.
     for key in reversed(order):
-        out.sort(key=lambda o, p=key.path: sort_key(resolve_path(o, p)[1]), reverse=key.descending)
+        out.sort(key=functools.partial(_sort_value, path=key.path), reverse=key.descending)
     return out

@@ -78,14 +78,14 @@ def apply_op(fields: dict[str, Any], path: Path, op: FieldOp) -> None:
     elif isinstance(op, Increment):
         if not present:
             parent[leaf] = op.amount
-        elif _is_number(current):
+        elif isinstance(current, int | float) and not isinstance(current, bool):
             parent[leaf] = current + op.amount
         else:
             raise ParseError(ErrorCode.INCORRECT_TYPE, "Cannot increment a non-number")
     elif isinstance(op, AddItems):
         if present and not isinstance(current, list):
             raise ParseError(ErrorCode.INCORRECT_TYPE, "Cannot add items to a non-array")
-        items = current if present else []
+        items = current if isinstance(current, list) else []
         for item in op.items:
             if op.unique and any(values_equal(item, existing) for existing in items):
                 continue

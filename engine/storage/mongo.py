@@ -182,8 +182,7 @@ class MongoAdapter:
             if not keys:
                 continue
             # Sparse, as Parse's own unique indexes: objects lacking every indexed field never collide.
-            options = _UNIQUE if unique else {}
-            await self._create_index(coll, keys, name, options, required=True)
+            await self._create_index(coll, keys, name, _UNIQUE if unique else {}, required=True)
         for class_name, fname, name, options in _BUILTIN_INDEXES:
             if class_name == cls.name:
                 await self._create_index(coll, [(fname, 1)], name, options, required=False)
@@ -253,7 +252,8 @@ class MongoAdapter:
                 cursor = cursor.skip(opts.skip)
             if opts.limit is not None:
                 cursor = cursor.limit(opts.limit)
-            return await cursor.to_list(None)
+            found: list[Mapping[str, Any]] = await cursor.to_list(None)
+            return found
 
         with _guard("find"):
             docs = await self._with_query_indexes(cls, where, run)

@@ -288,7 +288,7 @@ class SQLiteAdapter:
         def run(conn: sqlite3.Connection) -> list[str]:
             return [r[0] for r in conn.execute(f"SELECT schema FROM {quote_ident(SCHEMA_TABLE)} ORDER BY rowid")]
 
-        texts = await self._read("load_schemas", SCHEMA_TABLE, run, [])
+        texts: list[str] = await self._read("load_schemas", SCHEMA_TABLE, run, [])
         return [cls for cls in map(schema_from_text, texts) if cls is not None]
 
     async def save_schema(self, cls: ClassDef) -> None:
@@ -464,4 +464,5 @@ async def _call(conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], T
 
     aiosqlite exposes no public way to run a function there; ``_execute`` and ``_conn`` are what its own
     methods use. One call per operation is what makes a read-modify-write atomic and keeps writes in order."""
-    return await conn._execute(lambda: fn(conn._conn))
+    result: T = await conn._execute(lambda: fn(conn._conn))  # type: ignore[no-untyped-call]
+    return result

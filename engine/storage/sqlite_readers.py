@@ -82,6 +82,7 @@ class ReaderPool:
 
         conn = await self._idle.get()
         try:
-            return await conn._execute(lambda: bounded(conn._conn))
+            result: T = await conn._execute(lambda: bounded(conn._conn))  # type: ignore[no-untyped-call]
+            return result
         finally:
             self._idle.put_nowait(conn)
