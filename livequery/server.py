@@ -120,13 +120,11 @@ class LiveQueryServer:
         connect_by = asyncio.get_running_loop().time() + self.settings.live_query_connect_timeout
         try:
             while not writer.done():
-                if connected:
-                    msg = await websocket.receive()
-                else:
-                    msg = await _receive_until(websocket, connect_by)
-                    if msg is None:
-                        await websocket.close(CONNECT_TIMEOUT_CLOSE, "connect timed out")
-                        break
+                received = await (websocket.receive() if connected else _receive_until(websocket, connect_by))
+                if received is None:
+                    await websocket.close(CONNECT_TIMEOUT_CLOSE, "connect timed out")
+                    break
+                msg = received
                 if msg["type"] == "websocket.disconnect":
                     break
                 frame = msg.get("text") if msg.get("text") is not None else msg.get("bytes")

@@ -10,6 +10,7 @@ the same as uvicorn's own keep-alive timer, plus a scan of the parsed header lis
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -172,7 +173,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     # ---- deadlines ----
 
-    def _arm(self, seconds: float, callback: Any) -> None:
+    def _arm(self, seconds: float, callback: Callable[[], None]) -> None:
         self._disarm()
         if seconds > 0:
             self._deadline = self.loop.call_later(seconds, callback)
