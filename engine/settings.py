@@ -111,6 +111,28 @@ class Settings:
         "in-process only.", "",
     )
 
+    # Connection hygiene: every limit below is enforced before the app sees a request (engine/http/protocol.py).
+    header_timeout: float = _opt(
+        "SLEEPLAB_HEADER_TIMEOUT", "Seconds a client has to send a request's headers (from connect or request start).",
+        10.0,
+    )
+    body_timeout: float = _opt(
+        "SLEEPLAB_BODY_TIMEOUT", "Seconds a request body may stall (no bytes arriving) before the request is dropped.",
+        30.0,
+    )
+    keep_alive_timeout: int = _opt("SLEEPLAB_KEEP_ALIVE_TIMEOUT", "Seconds an idle keep-alive connection is kept.", 5)
+    max_connections: int = _opt(
+        "SLEEPLAB_MAX_CONNECTIONS", "Most concurrent connections (HTTP and websocket); past it requests get 503.", 1000
+    )
+    max_websockets: int = _opt("SLEEPLAB_MAX_WEBSOCKETS", "Most concurrent LiveQuery websockets (503 past it).", 500)
+    live_query_connect_timeout: float = _opt(
+        "SLEEPLAB_LIVE_QUERY_CONNECT_TIMEOUT", "Seconds a new LiveQuery websocket has to send `connect`.", 10.0
+    )
+    ws_ping_interval: float = _opt(
+        "SLEEPLAB_WS_PING_INTERVAL", "Seconds between websocket pings; a socket that misses a pong for as long is "
+        "closed (0 = no pings).", 20.0,
+    )
+
     def with_overrides(self, values: Mapping[str, Any]) -> Settings:
         return replace(self, **{k: v for k, v in values.items() if v is not None})
 

@@ -7,7 +7,9 @@ import contextlib
 import json
 import logging
 
+from starlette.responses import JSONResponse
 from starlette.routing import WebSocketRoute
+from starlette.types import Message
 from starlette.websockets import WebSocket
 
 from engine.errors import ErrorCode, HTTPDenied, ParseError
@@ -25,7 +27,29 @@ from livequery.subscriptions import SubscriptionIndex
 
 log = logging.getLogger("livequery")
 BAD_KEYS_MESSAGE = "Key in request is not valid"
+CONNECT_TIMEOUT_CLOSE = 1008  # policy violation: the socket never sent `connect`
+TRY_AGAIN_LATER_CLOSE = 1013
 NOT_CONNECTED = "Can not find this client, make sure you connect to server before subscribing"
+
+
+async def _receive_until(websocket: WebSocket, deadline: float) -> Message | None:
+    """The next message, or None once the loop's clock passes `deadline`."""
+    remaining = deadline - asyncio.get_running_loop().time()
+    if remaining <= 0:
+        return None
+    try:
+        return await asyncio.wait_for(websocket.receive(), remaining)
+    except TimeoutError:
+        return None
+
+
+async def _refuse_upgrade(websocket: WebSocket) -> None:
+    """Over the websocket cap: a Parse-shaped 503 where the server can send one, else a close before accept."""
+    if "websocket.http.response" in websocket.scope.get("extensions", {}):
+        body = {"code": ErrorCode.REQUEST_LIMIT_EXCEEDED.value, "error": "Too many websocket connections"}
+        await websocket.send_denial_response(JSONResponse(body, status_code=503, headers={"retry-after": "1"}))
+    else:
+        await websocket.close(TRY_AGAIN_LATER_CLOSE)
 
 
 class LiveQueryServer:
@@ -42,6 +66,7 @@ class LiveQueryServer:
         self.dispatcher = Dispatcher(self.index, self.clients, schema, sessions)
         self.channel = f"{settings.app_id}:livequery"
         self.classes = frozenset(settings.live_query_classes)
+        self.open_sockets = 0
 
     async def start(self) -> None:
         await self.pubsub.subscribe(self.channel, self._received)
@@ -73,13 +98,30 @@ class LiveQueryServer:
     # ---- one connection ----
 
     async def endpoint(self, websocket: WebSocket) -> None:
+        cap = self.settings.max_websockets
+        if cap > 0 and self.open_sockets >= cap:
+            await _refuse_upgrade(websocket)
+            return
+        self.open_sockets += 1
+        try:
+            await self._serve(websocket)
+        finally:
+            self.open_sockets -= 1
+
+    async def _serve(self, websocket: WebSocket) -> None:
         await websocket.accept()
         client = Client()
         connected = False
         writer = asyncio.create_task(self._write(websocket, client))
+        # A socket that never says `connect` holds memory and a file descriptor for nothing: it gets a deadline.
+        connect_by = asyncio.get_running_loop().time() + self.settings.live_query_connect_timeout
         try:
             while not writer.done():
-                msg = await websocket.receive()
+                received = await (websocket.receive() if connected else _receive_until(websocket, connect_by))
+                if received is None:
+                    await websocket.close(CONNECT_TIMEOUT_CLOSE, "connect timed out")
+                    break
+                msg = received
                 if msg["type"] == "websocket.disconnect":
                     break
                 frame = msg.get("text") if msg.get("text") is not None else msg.get("bytes")

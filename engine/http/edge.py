@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from engine.errors import ErrorCode, HTTPDenied, ParseError
+from engine.http.body import read_body
 from engine.http.call import ApiCall
 from engine.http.responses import ParseJSONResponse, error_response
 from engine.http.routes import dispatch
@@ -115,9 +116,7 @@ def _query_params(request: Request) -> dict[str, Any]:
 
 async def handle(request: Request, services: Services, sub_path: str) -> Response:
     try:
-        raw = await request.body()
-        if len(raw) > services.settings.max_body_bytes:
-            return ParseJSONResponse({"code": ErrorCode.OBJECT_TOO_LARGE, "error": "request entity too large"}, 413)
+        raw = await read_body(request, services.settings.max_body_bytes)
         body = _parse_body(raw, request.headers.get("content-type", ""))
         method = request.method.upper()
         override = body.get("_method")
