@@ -28,6 +28,12 @@ def study(harness: Harness) -> str:
     return str(a.json()["objectId"])
 
 
+REFUSED_ADDS_FIELDS = pytest.mark.xfail(
+    strict=False, reason="area (d): a create refused for a missing required field (142) still adds its new fields "
+    "to the class schema, even for an anonymous client (Parse's validateObject has the same order)")
+
+
+@REFUSED_ADDS_FIELDS
 @given(body=write_bodies(), cls=st.sampled_from(("SleepStudy", SCRATCH, "Message", "AuditLog")),
        master=st.booleans())
 def test_create(harness: Harness, body: Any, cls: str, master: bool) -> None:
@@ -78,3 +84,11 @@ def test_deeply_nested_body(harness: Harness, depth: int, shape: str) -> None:
     if answer.status >= 400:
         assert harness.count("SleepStudy") == before
     harness.readable("SleepStudy")
+
+
+@REFUSED_ADDS_FIELDS
+def test_refused_create_adds_no_field(harness: Harness) -> None:
+    before = _fields(harness.schema("SleepStudy"))
+    answer = harness.request("POST", "/classes/SleepStudy", {"brandNewField": 1})  # anonymous; patient missing
+    assert answer.status == 400 and answer.json()["code"] == 142, answer.text
+    assert _fields(harness.schema("SleepStudy")) == before
