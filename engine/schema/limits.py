@@ -20,7 +20,8 @@ MAX_OBJECT_KEYS = 1000  # keys of one Object value
 MAX_ARRAY_LENGTH = 10_000  # items of one Array value (or of one Add/AddUnique/Remove op)
 MAX_VALUE_NODES = 100_000  # values in one whole body, counted through every nesting level
 MAX_STRING_LENGTH = 1024 * 1024  # characters of one string value (1 Mi); files belong in /files
-MAX_BODY_FIELDS = 500  # top-level keys of one write body (the per-class column cap is the same)
+MAX_CLASS_FIELDS = 500  # columns of one class: a client with addField rights must not grow it without bound
+MAX_BODY_FIELDS = MAX_CLASS_FIELDS  # top-level keys of one write body
 MAX_USERNAME_LENGTH = 256
 MAX_EMAIL_LENGTH = 320  # RFC 5321's 64 + 1 + 255
 MAX_PASSWORD_LENGTH = 1024  # bcrypt reads only the first 72 bytes; more is refused before hashing
@@ -80,7 +81,9 @@ class _Walk:
 def check_write_body(body: Mapping[str, Any]) -> None:
     """Refuse a create/update body beyond the caps above, in one linear pass, before anything is decoded."""
     if len(body) > MAX_BODY_FIELDS:
-        raise _too_large(f"The request sets more than {MAX_BODY_FIELDS} fields.")
+        # 255 like the per-class column cap it mirrors: no object can have more fields than its class.
+        raise ParseError(ErrorCode.INVALID_SCHEMA_OPERATION,
+                         f"An object cannot have more than {MAX_BODY_FIELDS} fields")
     walk = _Walk()
     for key, value in body.items():
         if not isinstance(key, str):
