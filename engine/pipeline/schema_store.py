@@ -151,7 +151,7 @@ class SchemaStore:
             return await self._save(cls.with_fields(merged))
 
     async def create_class(self, body: Mapping[str, Any], class_name: str | None) -> ClassDef:
-        cls = class_from_json(body, class_name)
+        cls = class_from_json(body, class_name, strict=True)
         async with self._lock:
             if cls.name in self._classes:
                 raise ParseError(ErrorCode.INVALID_CLASS_NAME, f"Class {cls.name} already exists.")
@@ -201,8 +201,11 @@ class SchemaStore:
                     raise ParseError(ErrorCode.INVALID_QUERY, f"Index {shown(iname)} exists, cannot update.")
                 indexes[iname] = validate_index(fields, iname, spec)
             raw_clp = body.get("classLevelPermissions")
-            clp = validate_clp(raw_clp, fields) if raw_clp is not None else cls.clp
-            # Revalidate as a whole (e.g. one GeoPoint per class) through the same path as POST.
+            # `{}` (as before) keeps the stored CLP; anything else submitted is checked against the new fields.
+            keep = raw_clp is None or (isinstance(raw_clp, Mapping) and not raw_clp)
+            clp = cls.clp if keep else validate_clp(raw_clp, fields)
+            # Revalidate as a whole (e.g. one GeoPoint per class); new fields and a submitted CLP were checked
+            # strictly above, and what was already stored stays loadable as it is.
             rebuilt = class_to_json(cls.with_fields(fields))
             rebuilt["classLevelPermissions"] = dict(clp)
             rebuilt["indexes"] = {k: v for k, v in indexes.items() if k != "_id_"}

@@ -30,7 +30,7 @@ def invalid_class_name_message(name: str) -> str:
             "and must start with an alpha character ")
 
 
-def field_from_json(class_name: str, name: str, spec: object) -> FieldDef:
+def field_from_json(class_name: str, name: str, spec: object, *, strict: bool = True) -> FieldDef:
     if not isinstance(name, str) or not is_valid_field_name(name):
         raise ParseError(ErrorCode.INVALID_KEY_NAME, f"invalid field name: {shown(name)}")
     if not isinstance(spec, Mapping) or not isinstance(spec.get("type"), str):
@@ -51,6 +51,8 @@ def field_from_json(class_name: str, name: str, spec: object) -> FieldDef:
     if not isinstance(required, bool):
         raise ParseError(ErrorCode.INCORRECT_TYPE, f"required of {class_name}.{name} must be a boolean")
     fdef = FieldDef(kind, target, required)
+    if not strict:
+        return FieldDef(kind, target, required, decode(spec["defaultValue"]) if "defaultValue" in spec else None)
     if "defaultValue" in spec and spec["defaultValue"] is not None:
         return FieldDef(kind, target, required, _default_value(class_name, name, fdef, spec["defaultValue"]))
     if required and kind is FieldType.RELATION:
@@ -99,8 +101,12 @@ def validate_index(cls_fields: Mapping[str, FieldDef], name: str, spec: object) 
     return dict(spec)
 
 
-def class_from_json(data: Mapping[str, Any], class_name: str | None = None) -> ClassDef:
-    """A class as the schema file or POST /schemas declares it; builtin columns are merged in."""
+def class_from_json(data: Mapping[str, Any], class_name: str | None = None, *, strict: bool = False) -> ClassDef:
+    """A class in Parse's JSON; builtin columns are merged in.
+
+    ``strict`` (POST/PUT /schemas, the schema file) adds Parse's checks of default values and of the CLP's
+    shape. Without it (a class read back from storage or a peer process) those are trusted as stored: a schema
+    saved before a check existed must still load, or the server would not start."""
     check_denylist(data)
     name = data.get("className", class_name)
     if class_name is not None and name != class_name:
@@ -117,7 +123,7 @@ def class_from_json(data: Mapping[str, Any], class_name: str | None = None) -> C
         raise ParseError(ErrorCode.INVALID_SCHEMA_OPERATION, f"{name} cannot have more than {MAX_CLASS_FIELDS} fields")
     fields = default_fields(name)
     for fname, spec in raw_fields.items():
-        fdef = field_from_json(name, fname, spec)
+        fdef = field_from_json(name, fname, spec, strict=strict)
         if fname in fields:
             # The template lists objectId/createdAt/updatedAt itself; accept them when the type agrees.
             if fields[fname].type != fdef.type or fields[fname].target_class != fdef.target_class:
@@ -133,7 +139,14 @@ def class_from_json(data: Mapping[str, Any], class_name: str | None = None) -> C
             f"currently, only one GeoPoint field may exist in an object. Adding {geo[1]} when {geo[0]} already exists.",
         )
     raw_clp = data.get("classLevelPermissions")
-    clp = validate_clp(raw_clp, fields) if raw_clp is not None else public_clp()
+    if raw_clp is None:
+        clp = public_clp()
+    elif strict:
+        clp = validate_clp(raw_clp, fields)
+    elif isinstance(raw_clp, Mapping):
+        clp = dict(raw_clp)
+    else:
+        raise ParseError(ErrorCode.INVALID_JSON, "classLevelPermissions must be an object")
     indexes: dict[str, Any] = {"_id_": {"_id": 1}}
     raw_indexes = data.get("indexes") or {}
     if not isinstance(raw_indexes, Mapping):
