@@ -18,6 +18,7 @@ from engine.http.cors import CORSMiddleware
 from engine.http.edge import handle
 from engine.mail import load_mail_adapter
 from engine.pipeline.context import Services
+from engine.pipeline.data_access import pipeline_access
 from engine.pipeline.schema_store import SchemaStore
 from engine.pipeline.sessions import lookup_session
 from engine.schema.loader import load_schema_file
@@ -37,11 +38,13 @@ class Engine:
 
     def __init__(self, settings: Settings, storage: StorageAdapter | None = None) -> None:
         self.settings = settings
-        self.storage = storage if storage is not None else open_adapter(settings.database_uri)
+        self.storage = storage if storage is not None else open_adapter(
+            settings.database_uri, max_time_ms=settings.database_max_time_ms)
         self.schemas = SchemaStore(self.storage)
         self.cloud = Cloud(settings.app_id)
+        # The hook data API is the pipeline's own door, injected here so the pipeline never imports it back.
         self.services = Services(settings, self.storage, self.schemas, mailer=load_mail_adapter(settings.mail_adapter),
-                                 cloud=self.cloud)
+                                 cloud=self.cloud, data_access=pipeline_access)
         self.livequery = LiveQueryServer(settings, self.schemas.get, self._lookup_session)
         self.started = False
 

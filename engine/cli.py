@@ -8,12 +8,16 @@ import sys
 import traceback
 from collections.abc import Sequence
 from dataclasses import fields
+from typing import TYPE_CHECKING
 
 from engine.cloud.loader import HookImportError, load_hooks
 from engine.cloud.registry import Cloud
 from engine.schema.loader import SchemaFileError, load_schema_file
 from engine.settings import Settings, coerce_option, ensure_master_key, settings_from_env
 from engine.storage.registry import UnsupportedDatabase, effective_uri, is_persistent
+
+if TYPE_CHECKING:
+    from engine.http.protocol import ConnectionLimits
 
 log = logging.getLogger("engine")
 _FLAG_NAMES = {"schema_path": "schema"}
@@ -54,10 +58,21 @@ def _check_schema(path: str) -> bool:
     return True
 
 
+def connection_limits(settings: Settings) -> ConnectionLimits:
+    from engine.http.protocol import ConnectionLimits  # uvicorn is imported only to serve
+
+    # A client that stops reading a response gets as long as one that stops sending a body.
+    return ConnectionLimits(header_timeout=settings.header_timeout, body_timeout=settings.body_timeout,
+                            max_body_bytes=settings.max_body_bytes, max_connections=settings.max_connections,
+                            write_timeout=settings.body_timeout)
+
+
 def serve(settings: Settings) -> int:
     import uvicorn
 
     from engine.app import create_app
+    from engine.http.protocol import protocol_for
+    from livequery.protocol import MAX_FRAME
 
     if settings.schema_path and not _check_schema(settings.schema_path):
         return 2
@@ -85,7 +100,11 @@ def serve(settings: Settings) -> int:
         return 2
     print(f"sleeplab serving {settings.public_url()} (app id {settings.app_id})", flush=True)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info", lifespan="on",
-                            access_log=settings.access_log)
+                            access_log=settings.access_log, http=protocol_for(connection_limits(settings)),
+                            ws="websockets-sansio", ws_max_size=MAX_FRAME,
+                            ws_ping_interval=settings.ws_ping_interval or None,
+                            ws_ping_timeout=settings.ws_ping_interval or None,
+                            timeout_keep_alive=settings.keep_alive_timeout)
     server = uvicorn.Server(config)
     server.run()
     return 0 if server.started else 3

@@ -35,6 +35,10 @@ class Settings:
     )
     default_limit: int = _opt("PARSE_SERVER_DEFAULT_LIMIT", "Rows a find returns without a limit.", 100)
     max_limit: int = _opt("PARSE_SERVER_MAX_LIMIT", "Largest limit honoured (larger ones are clamped).", 10000)
+    database_max_time_ms: int = _opt(
+        "PARSE_SERVER_DATABASE_MAX_TIME_MS", "Milliseconds one query may run before it fails with 124 "
+        "(Parse Server's databaseOptions.maxTimeMS); 0 = no limit.", 5000,
+    )
     batch_limit: int = _opt("PARSE_SERVER_BATCH_REQUEST_LIMIT", "Most sub-requests one /batch may carry.", 50)
     master_key_ips: tuple[str, ...] = _opt(
         "PARSE_SERVER_MASTER_KEY_IPS", "Comma-separated IPs/CIDRs the master key is honoured from.",
@@ -105,6 +109,28 @@ class Settings:
     live_query_redis_url: str = _opt(
         "PARSE_SERVER_LIVEQUERY_REDIS_URL", "redis:// URL carrying LiveQuery events between processes; empty = "
         "in-process only.", "",
+    )
+
+    # Connection hygiene: every limit below is enforced before the app sees a request (engine/http/protocol.py).
+    header_timeout: float = _opt(
+        "SLEEPLAB_HEADER_TIMEOUT", "Seconds a client has to send a request's headers (from connect or request start).",
+        10.0,
+    )
+    body_timeout: float = _opt(
+        "SLEEPLAB_BODY_TIMEOUT", "Seconds a request body may stall (no bytes arriving) before the request is dropped.",
+        30.0,
+    )
+    keep_alive_timeout: int = _opt("SLEEPLAB_KEEP_ALIVE_TIMEOUT", "Seconds an idle keep-alive connection is kept.", 5)
+    max_connections: int = _opt(
+        "SLEEPLAB_MAX_CONNECTIONS", "Most concurrent connections (HTTP and websocket); past it requests get 503.", 1000
+    )
+    max_websockets: int = _opt("SLEEPLAB_MAX_WEBSOCKETS", "Most concurrent LiveQuery websockets (503 past it).", 500)
+    live_query_connect_timeout: float = _opt(
+        "SLEEPLAB_LIVE_QUERY_CONNECT_TIMEOUT", "Seconds a new LiveQuery websocket has to send `connect`.", 10.0
+    )
+    ws_ping_interval: float = _opt(
+        "SLEEPLAB_WS_PING_INTERVAL", "Seconds between websocket pings; a socket that misses a pong for as long is "
+        "closed (0 = no pings).", 20.0,
     )
 
     def with_overrides(self, values: Mapping[str, Any]) -> Settings:

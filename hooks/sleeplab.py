@@ -8,10 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 from engine.cloud import (
+    DeleteRequest,
     ErrorCode,
     FunctionRequest,
     ParseError,
-    TriggerRequest,
+    SaveRequest,
     after_delete,
     after_save,
     before_save,
@@ -24,9 +25,8 @@ STUDY_STATUSES = ("scheduled", "in_progress", "preliminary", "final", "amended",
 
 
 @before_save("SleepStudy")
-async def check_study(req: TriggerRequest) -> None:
+async def check_study(req: SaveRequest) -> None:
     study = req.object
-    assert study is not None
     if study.get("status") not in STUDY_STATUSES:
         raise ParseError(ErrorCode.VALIDATION_ERROR, f"status must be one of {', '.join(STUDY_STATUSES)}")
     # A final report whose results change becomes an amendment, so readers can tell it was revised.
@@ -35,9 +35,9 @@ async def check_study(req: TriggerRequest) -> None:
         study["status"] = "amended"
 
 
-async def _audit(req: TriggerRequest, action: str) -> None:
+async def _audit(req: SaveRequest | DeleteRequest, action: str) -> None:
     obj = req.object
-    if obj is None or req.user is None:
+    if req.user is None:
         return  # master-key maintenance has no clinical actor; the server log records it
     await write_audit(req.data, actor=req.user, action=action, entity_type=obj.class_name,
                       entity_id=obj.object_id or "", summary=f"{action} {obj.class_name}",
@@ -46,11 +46,11 @@ async def _audit(req: TriggerRequest, action: str) -> None:
 
 def _register(class_name: str) -> None:
     @after_save(class_name)
-    async def audit_save(req: TriggerRequest) -> None:
+    async def audit_save(req: SaveRequest) -> None:
         await _audit(req, "update" if req.original is not None else "create")
 
     @after_delete(class_name)
-    async def audit_delete(req: TriggerRequest) -> None:
+    async def audit_delete(req: DeleteRequest) -> None:
         await _audit(req, "delete")
 
 

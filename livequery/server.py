@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import json
 import logging
 
+from starlette.responses import JSONResponse
 from starlette.routing import WebSocketRoute
+from starlette.types import Message
 from starlette.websockets import WebSocket
 
-from engine.errors import ErrorCode, ParseError
+from engine.errors import ErrorCode, HTTPDenied, ParseError
 from engine.events import Event
 from engine.schema.model import is_valid_class_name, new_class
-from engine.security.auth import SessionLookup, ip_allowed
+from engine.security.auth import Credentials, SessionLookup, connect_is_master
+from engine.security.class_access import check_class_access
+from engine.security.clp import Op
 from engine.settings import Settings
 from livequery import protocol
 from livequery.client import Client
@@ -24,11 +27,29 @@ from livequery.subscriptions import SubscriptionIndex
 
 log = logging.getLogger("livequery")
 BAD_KEYS_MESSAGE = "Key in request is not valid"
+CONNECT_TIMEOUT_CLOSE = 1008  # policy violation: the socket never sent `connect`
+TRY_AGAIN_LATER_CLOSE = 1013
 NOT_CONNECTED = "Can not find this client, make sure you connect to server before subscribing"
 
 
-def _same(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode(), b.encode())
+async def _receive_until(websocket: WebSocket, deadline: float) -> Message | None:
+    """The next message, or None once the loop's clock passes `deadline`."""
+    remaining = deadline - asyncio.get_running_loop().time()
+    if remaining <= 0:
+        return None
+    try:
+        return await asyncio.wait_for(websocket.receive(), remaining)
+    except TimeoutError:
+        return None
+
+
+async def _refuse_upgrade(websocket: WebSocket) -> None:
+    """Over the websocket cap: a Parse-shaped 503 where the server can send one, else a close before accept."""
+    if "websocket.http.response" in websocket.scope.get("extensions", {}):
+        body = {"code": ErrorCode.REQUEST_LIMIT_EXCEEDED.value, "error": "Too many websocket connections"}
+        await websocket.send_denial_response(JSONResponse(body, status_code=503, headers={"retry-after": "1"}))
+    else:
+        await websocket.close(TRY_AGAIN_LATER_CLOSE)
 
 
 class LiveQueryServer:
@@ -45,6 +66,7 @@ class LiveQueryServer:
         self.dispatcher = Dispatcher(self.index, self.clients, schema, sessions)
         self.channel = f"{settings.app_id}:livequery"
         self.classes = frozenset(settings.live_query_classes)
+        self.open_sockets = 0
 
     async def start(self) -> None:
         await self.pubsub.subscribe(self.channel, self._received)
@@ -76,13 +98,30 @@ class LiveQueryServer:
     # ---- one connection ----
 
     async def endpoint(self, websocket: WebSocket) -> None:
+        cap = self.settings.max_websockets
+        if cap > 0 and self.open_sockets >= cap:
+            await _refuse_upgrade(websocket)
+            return
+        self.open_sockets += 1
+        try:
+            await self._serve(websocket)
+        finally:
+            self.open_sockets -= 1
+
+    async def _serve(self, websocket: WebSocket) -> None:
         await websocket.accept()
         client = Client()
         connected = False
         writer = asyncio.create_task(self._write(websocket, client))
+        # A socket that never says `connect` holds memory and a file descriptor for nothing: it gets a deadline.
+        connect_by = asyncio.get_running_loop().time() + self.settings.live_query_connect_timeout
         try:
             while not writer.done():
-                msg = await websocket.receive()
+                received = await (websocket.receive() if connected else _receive_until(websocket, connect_by))
+                if received is None:
+                    await websocket.close(CONNECT_TIMEOUT_CLOSE, "connect timed out")
+                    break
+                msg = received
                 if msg["type"] == "websocket.disconnect":
                     break
                 frame = msg.get("text") if msg.get("text") is not None else msg.get("bytes")
@@ -122,18 +161,15 @@ class LiveQueryServer:
             log.debug("livequery writer ended", exc_info=True)
 
     def _connect(self, client: Client, msg: protocol.Connect, websocket: WebSocket) -> None:
-        s = self.settings
-        # Parse never compares the app id; we do, so one server cannot be subscribed to with another app's id.
-        ok = _same(msg.application_id, s.app_id)
-        is_master = False
-        if ok and msg.master_key is not None:
-            host = websocket.client.host if websocket.client else ""
-            is_master = _same(msg.master_key, s.master_key) and ip_allowed(host, s.master_key_ips)
-            ok = is_master
-        if ok and s.client_keys and not is_master:
-            ok = any(_same(given, key) for given in msg.client_keys for key in s.client_keys)
-        if not ok:
-            raise protocol.ProtocolError(protocol.BAD_KEYS, BAD_KEYS_MESSAGE)
+        # The REST edge's own rules (security/auth.py). Parse never compares the app id; we do, so one server
+        # cannot be subscribed to with another app's id.
+        host = websocket.client.host if websocket.client else ""
+        creds = Credentials(app_id=msg.application_id, master_key=msg.master_key,
+                            client_keys=tuple(msg.client_keys), ip=host)
+        try:
+            is_master = connect_is_master(creds, self.settings)
+        except HTTPDenied as exc:
+            raise protocol.ProtocolError(protocol.BAD_KEYS, BAD_KEYS_MESSAGE) from exc
         client.is_master = is_master
         client.session_token = msg.session_token
         client.installation_id = msg.installation_id
@@ -148,6 +184,7 @@ class LiveQueryServer:
             auth = await client.auth(msg.session_token, self.sessions)
             if auth is None:
                 raise ParseError(ErrorCode.INVALID_SESSION_TOKEN, "Invalid session token")
+            check_class_access(name, Op.FIND, auth)  # the class rules of a REST find (e.g. `_Installation`)
             # A class may be created after the subscription (Parse allows that): check it as a public class.
             cls = self.schema(name) or new_class(name)
             sub = prepare(cls, msg.query, auth, rid, msg.session_token)

@@ -20,24 +20,50 @@ from typing import Any
 
 from engine.cloud.data import CloudQuery, DataAccess, DataApi
 from engine.cloud.objects import CloudObject
-from engine.cloud.registry import Cloud, F, Hook, ValidatorSpec, binding, bound_cloud
-from engine.cloud.request import FunctionRequest, JobRequest, TriggerRequest
+from engine.cloud.registry import (
+    AfterFindHook,
+    Cloud,
+    DeleteHook,
+    FindHook,
+    FunctionHook,
+    Hook,
+    JobHook,
+    SaveHook,
+    ValidatorSpec,
+    binding,
+    bound_cloud,
+)
+from engine.cloud.request import (
+    AfterFindRequest,
+    DeleteRequest,
+    FindRequest,
+    FunctionRequest,
+    JobRequest,
+    LoginRequest,
+    SaveRequest,
+    TriggerRequest,
+)
 from engine.cloud.triggers import TriggerType
 from engine.cloud.validators import FieldRule, Validator
 from engine.errors import ErrorCode, ParseError
 
 __all__ = [
+    "AfterFindRequest",
     "Cloud",
     "CloudObject",
     "CloudQuery",
     "DataAccess",
     "DataApi",
+    "DeleteRequest",
     "ErrorCode",
     "FieldRule",
+    "FindRequest",
     "FunctionRequest",
     "Hook",
     "JobRequest",
+    "LoginRequest",
     "ParseError",
+    "SaveRequest",
     "TriggerRequest",
     "TriggerType",
     "Validator",
@@ -56,27 +82,27 @@ __all__ = [
 ]
 
 
-def before_save(class_name: str, validator: ValidatorSpec = None) -> Callable[[F], F]:
+def before_save(class_name: str, validator: ValidatorSpec = None) -> Callable[[SaveHook], SaveHook]:
     return bound_cloud().before_save(class_name, validator)
 
 
-def after_save(class_name: str, validator: ValidatorSpec = None) -> Callable[[F], F]:
+def after_save(class_name: str, validator: ValidatorSpec = None) -> Callable[[SaveHook], SaveHook]:
     return bound_cloud().after_save(class_name, validator)
 
 
-def before_delete(class_name: str, validator: ValidatorSpec = None) -> Callable[[F], F]:
+def before_delete(class_name: str, validator: ValidatorSpec = None) -> Callable[[DeleteHook], DeleteHook]:
     return bound_cloud().before_delete(class_name, validator)
 
 
-def after_delete(class_name: str, validator: ValidatorSpec = None) -> Callable[[F], F]:
+def after_delete(class_name: str, validator: ValidatorSpec = None) -> Callable[[DeleteHook], DeleteHook]:
     return bound_cloud().after_delete(class_name, validator)
 
 
-def before_find(class_name: str, validator: ValidatorSpec = None) -> Callable[[F], F]:
+def before_find(class_name: str, validator: ValidatorSpec = None) -> Callable[[FindHook], FindHook]:
     return bound_cloud().before_find(class_name, validator)
 
 
-def after_find(class_name: str, validator: ValidatorSpec = None) -> Callable[[F], F]:
+def after_find(class_name: str, validator: ValidatorSpec = None) -> Callable[[AfterFindHook], AfterFindHook]:
     return bound_cloud().after_find(class_name, validator)
 
 
@@ -94,9 +120,9 @@ def after_logout(fn: Any = None, *, validator: ValidatorSpec = None) -> Any:
     return bound_cloud().after_logout(fn, validator=validator)
 
 
-def define(name: str, validator: ValidatorSpec = None) -> Callable[[F], F]:
+def define(name: str, validator: ValidatorSpec = None) -> Callable[[FunctionHook], FunctionHook]:
     return bound_cloud().define(name, validator)
 
 
-def job(name: str) -> Callable[[F], F]:
+def job(name: str) -> Callable[[JobHook], JobHook]:
     return bound_cloud().job(name)

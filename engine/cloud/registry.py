@@ -10,6 +10,15 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from engine.cloud.request import (
+    AfterFindRequest,
+    DeleteRequest,
+    FindRequest,
+    FunctionRequest,
+    JobRequest,
+    LoginRequest,
+    SaveRequest,
+)
 from engine.cloud.triggers import TriggerType, check_trigger_class
 from engine.cloud.validators import Validator, ValidatorFn, to_validator
 from engine.errors import ErrorCode, ParseError
@@ -18,6 +27,15 @@ log = logging.getLogger("engine.cloud")
 
 HookFn = Callable[[Any], Any]
 F = TypeVar("F", bound=HookFn)
+# What each decorator accepts: a hook whose parameter is not the request its trigger passes is a type error
+# (a hook may be sync or async; what it returns is checked at run time).
+SaveHook = TypeVar("SaveHook", bound=Callable[[SaveRequest], object])
+DeleteHook = TypeVar("DeleteHook", bound=Callable[[DeleteRequest], object])
+FindHook = TypeVar("FindHook", bound=Callable[[FindRequest], object])
+AfterFindHook = TypeVar("AfterFindHook", bound=Callable[[AfterFindRequest], object])
+LoginHook = TypeVar("LoginHook", bound=Callable[[LoginRequest], object])
+FunctionHook = TypeVar("FunctionHook", bound=Callable[[FunctionRequest], object])
+JobHook = TypeVar("JobHook", bound=Callable[[JobRequest], object])
 ValidatorSpec = Validator | Mapping[str, Any] | ValidatorFn | None
 
 # Parse's triggers.js refuses names with quotes and walks dotted paths through plain objects; we allow a
@@ -123,22 +141,22 @@ class Cloud:
             return fn
         return self._trigger(kind, class_name, validator)
 
-    def before_save(self, class_name: str, validator: ValidatorSpec = None) -> Callable[[F], F]:
+    def before_save(self, class_name: str, validator: ValidatorSpec = None) -> Callable[[SaveHook], SaveHook]:
         return self._trigger(TriggerType.BEFORE_SAVE, class_name, validator)
 
-    def after_save(self, class_name: str, validator: ValidatorSpec = None) -> Callable[[F], F]:
+    def after_save(self, class_name: str, validator: ValidatorSpec = None) -> Callable[[SaveHook], SaveHook]:
         return self._trigger(TriggerType.AFTER_SAVE, class_name, validator)
 
-    def before_delete(self, class_name: str, validator: ValidatorSpec = None) -> Callable[[F], F]:
+    def before_delete(self, class_name: str, validator: ValidatorSpec = None) -> Callable[[DeleteHook], DeleteHook]:
         return self._trigger(TriggerType.BEFORE_DELETE, class_name, validator)
 
-    def after_delete(self, class_name: str, validator: ValidatorSpec = None) -> Callable[[F], F]:
+    def after_delete(self, class_name: str, validator: ValidatorSpec = None) -> Callable[[DeleteHook], DeleteHook]:
         return self._trigger(TriggerType.AFTER_DELETE, class_name, validator)
 
-    def before_find(self, class_name: str, validator: ValidatorSpec = None) -> Callable[[F], F]:
+    def before_find(self, class_name: str, validator: ValidatorSpec = None) -> Callable[[FindHook], FindHook]:
         return self._trigger(TriggerType.BEFORE_FIND, class_name, validator)
 
-    def after_find(self, class_name: str, validator: ValidatorSpec = None) -> Callable[[F], F]:
+    def after_find(self, class_name: str, validator: ValidatorSpec = None) -> Callable[[AfterFindHook], AfterFindHook]:
         return self._trigger(TriggerType.AFTER_FIND, class_name, validator)
 
     def before_login(self, fn: Any = None, *, validator: ValidatorSpec = None) -> Any:
@@ -150,24 +168,24 @@ class Cloud:
     def after_logout(self, fn: Any = None, *, validator: ValidatorSpec = None) -> Any:
         return self._fixed_class(TriggerType.AFTER_LOGOUT, "_Session", fn, validator)
 
-    def define(self, name: str, validator: ValidatorSpec = None) -> Callable[[F], F]:
+    def define(self, name: str, validator: ValidatorSpec = None) -> Callable[[FunctionHook], FunctionHook]:
         if callable(name):
             raise TypeError('@define needs the function name: @define("hello")')
         if not valid_function_name(name):
             raise invalid_function(name)
         validator = to_validator(validator)
 
-        def decorate(fn: F) -> F:
+        def decorate(fn: FunctionHook) -> FunctionHook:
             self.register_function(name, fn, validator)
             return fn
 
         return decorate
 
-    def job(self, name: str) -> Callable[[F], F]:
+    def job(self, name: str) -> Callable[[JobHook], JobHook]:
         if callable(name):
             raise TypeError('@job needs the job name: @job("nightly")')
 
-        def decorate(fn: F) -> F:
+        def decorate(fn: JobHook) -> JobHook:
             self.register_job(name, fn)
             return fn
 

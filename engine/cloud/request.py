@@ -62,4 +62,59 @@ class JobRequest:
     log: logging.Logger = HOOK_LOG
 
 
+# One request type per trigger kind, so a hook's signature says what it receives: a before_save's ``req.object``
+# is a CloudObject, never None, and registering a function that expects another kind is a type error.
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SaveRequest(TriggerRequest):
+    """beforeSave / afterSave: the object being saved (``original`` is the stored one on updates)."""
+
+    object: CloudObject
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeleteRequest(TriggerRequest):
+    """beforeDelete / afterDelete: the stored object."""
+
+    object: CloudObject
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FindRequest(TriggerRequest):
+    """beforeFind: the query, which the hook may change (or replace by returning another CloudQuery)."""
+
+    query: CloudQuery
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AfterFindRequest(TriggerRequest):
+    """afterFind: the results, which the hook may edit in place or replace by returning a list."""
+
+    objects: list[CloudObject]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoginRequest(TriggerRequest):
+    """beforeLogin / afterLogin (the _User logging in) and afterLogout (the _Session that ended)."""
+
+    object: CloudObject
+
+
+_REQUEST_TYPES: dict[TriggerType, type[TriggerRequest]] = {
+    TriggerType.BEFORE_SAVE: SaveRequest,
+    TriggerType.AFTER_SAVE: SaveRequest,
+    TriggerType.BEFORE_DELETE: DeleteRequest,
+    TriggerType.AFTER_DELETE: DeleteRequest,
+    TriggerType.BEFORE_FIND: FindRequest,
+    TriggerType.AFTER_FIND: AfterFindRequest,
+    TriggerType.BEFORE_LOGIN: LoginRequest,
+    TriggerType.AFTER_LOGIN: LoginRequest,
+    TriggerType.AFTER_LOGOUT: LoginRequest,
+}
+
+
+def trigger_request(kind: TriggerType, **fields: Any) -> TriggerRequest:
+    """The request a trigger of ``kind`` receives; a missing required field (e.g. no object) is a TypeError."""
+    return _REQUEST_TYPES[TriggerType(kind)](trigger_name=kind, **fields)
+
+
 HookRequest = TriggerRequest | FunctionRequest | JobRequest

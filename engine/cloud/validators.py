@@ -112,7 +112,7 @@ def _roles(spec: object) -> RoleSpec:
     if spec is None:
         return ()
     if callable(spec):
-        return spec  # type: ignore[return-value]
+        return spec
     if isinstance(spec, str):
         return (spec,)
     return tuple(str(role) for role in spec)  # type: ignore[attr-defined]

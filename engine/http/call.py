@@ -6,8 +6,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.errors import ErrorCode, HTTPDenied, ParseError
-from engine.pipeline.context import Services
+from engine.errors import ErrorCode, ParseError
+from engine.pipeline.context import RequestContext, Services, require_master
 from engine.security.auth import Auth, Credentials
 
 
@@ -18,14 +18,16 @@ class ApiCall:
     params: Mapping[str, str]  # path parameters
     query: Mapping[str, Any]  # query-string params, or a method-overridden GET's body
     body: Mapping[str, Any]
-    auth: Auth
+    ctx: RequestContext  # who is asking, from where: handed unchanged to the pipeline
     creds: Credentials
     services: Services
-    headers: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def auth(self) -> Auth:
+        return self.ctx.auth
 
     def require_master(self) -> None:
-        if not self.auth.is_master:
-            raise HTTPDenied(403, "unauthorized: master key is required")
+        require_master(self.ctx)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,12 +16,12 @@ EXPOSE_HEADERS = "X-Parse-Job-Status-Id, X-Parse-Push-Status-Id"
 class CORSMiddleware:
     def __init__(self, app: ASGIApp, allow_origin: tuple[str, ...] = ("*",)) -> None:
         self.app = app
-        self.allow_origin = allow_origin or ("*",)
+        self.allow_origin: tuple[str, ...] = allow_origin or ("*",)
 
     def _origin(self, scope: Scope) -> str:
         for name, value in scope.get("headers", []):
             if name == b"origin":
-                origin = value.decode("latin-1")
+                origin: str = value.decode("latin-1")
                 if origin in self.allow_origin:
                     return origin
         return self.allow_origin[0]

@@ -12,11 +12,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from engine.errors import ErrorCode, HTTPDenied, ParseError
+from engine.http.body import read_body
 from engine.http.call import ApiCall
 from engine.http.responses import ParseJSONResponse, error_response
 from engine.http.routes import dispatch
-from engine.pipeline.context import Services
-from engine.pipeline.hooks import set_request_meta
+from engine.pipeline.context import Services, request_context
 from engine.pipeline.idempotency import claim_request_id
 from engine.pipeline.schema_store import SCHEMA_TTL_SECONDS
 from engine.pipeline.sessions import lookup_session
@@ -116,9 +116,7 @@ def _query_params(request: Request) -> dict[str, Any]:
 
 async def handle(request: Request, services: Services, sub_path: str) -> Response:
     try:
-        raw = await request.body()
-        if len(raw) > services.settings.max_body_bytes:
-            return ParseJSONResponse({"code": ErrorCode.OBJECT_TOO_LARGE, "error": "request entity too large"}, 413)
+        raw = await read_body(request, services.settings.max_body_bytes)
         body = _parse_body(raw, request.headers.get("content-type", ""))
         method = request.method.upper()
         override = body.get("_method")
@@ -146,10 +144,12 @@ async def handle(request: Request, services: Services, sub_path: str) -> Respons
             query = _query_params(request)
         check_denylist(body)
         check_denylist(query)
-        set_request_meta(creds.ip, dict(request.headers), context)
-        await claim_request_id(services, method, path, request.headers.get("x-parse-request-id"))
+        request_id = request.headers.get("x-parse-request-id")
+        await claim_request_id(services, method, path, request_id)
         await services.schemas.refresh_if_stale(SCHEMA_TTL_SECONDS)
-        call = ApiCall(method, path, {}, query, body, auth, creds, services, dict(request.headers))
+        ctx = request_context(auth, ip=creds.ip, headers=dict(request.headers), cloud_context=context,
+                              request_id=request_id)
+        call = ApiCall(method, path, {}, query, body, ctx, creds, services)
         result = await dispatch(call)
         if result.media_type != "application/json":
             return Response(result.body, status_code=result.status, headers=dict(result.headers),

@@ -1,30 +1,42 @@
-"""Small routes: /health and /serverInfo."""
+"""Small routes: /health and /serverInfo (the feature list says what this server really serves)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from engine.http.call import ApiCall, ApiResult
 
 PARSE_COMPAT_VERSION = "9.10.0"
+# Whether the route table serves `method path` (e.g. "PUT", "/config"): features are read off it, never typed in.
+Serves = Callable[[str, str], bool]
 
 
 async def health(call: ApiCall) -> ApiResult:
     return ApiResult({"status": "ok"})
 
 
-async def server_info(call: ApiCall) -> ApiResult:
+def features(serves: Serves) -> dict[str, object]:
+    """Parse Server's FeaturesRouter shape, each flag derived from the routes and the app's configuration."""
+    config = serves("GET", "/config") and serves("PUT", "/config")
+    schemas = serves("POST", "/schemas/x")
+    return {
+        # Parse.Config keys are created, changed and deleted (`{"__op": "Delete"}`) through PUT /config.
+        "globalConfig": {"create": config, "read": serves("GET", "/config"), "update": config, "delete": config},
+        "hooks": {op: serves("POST", "/hooks/functions") for op in ("create", "read", "update", "delete")},
+        "cloudCode": {"jobs": serves("POST", "/jobs/x")},
+        "logs": {key: serves("GET", "/scriptlog") for key in ("level", "size", "order", "until", "from")},
+        # /push answers 115: push is never configured here.
+        "push": {"immediatePush": False, "scheduledPush": False, "storedPushData": False,
+                 "pushAudiences": False, "localization": False},
+        "schemas": {"addField": schemas, "removeField": serves("PUT", "/schemas/x"), "addClass": schemas,
+                    "removeClass": serves("DELETE", "/schemas/x"),
+                    "clearAllDataFromClass": serves("DELETE", "/purge/x"), "exportClass": False,
+                    "editClassLevelPermissions": serves("PUT", "/schemas/x"),
+                    "editPointerPermissions": serves("PUT", "/schemas/x")},
+        "settings": {"securityCheck": False},
+    }
+
+
+async def server_info(call: ApiCall, serves: Serves) -> ApiResult:
     call.require_master()
-    return ApiResult({
-        "parseServerVersion": PARSE_COMPAT_VERSION,
-        "features": {
-            "globalConfig": {"create": False, "read": False, "update": False, "delete": False},
-            "hooks": {"create": False, "read": False, "update": False, "delete": False},
-            "cloudCode": {"jobs": False},
-            "logs": {"level": False, "size": False, "order": False, "until": False, "from": False},
-            "push": {"immediatePush": False, "scheduledPush": False, "storedPushData": False,
-                     "pushAudiences": False, "localization": False},
-            "schemas": {"addField": True, "removeField": True, "addClass": True, "removeClass": True,
-                        "clearAllDataFromClass": False, "exportClass": False,
-                        "editClassLevelPermissions": True, "editPointerPermissions": True},
-            "settings": {"securityCheck": False},
-        },
-    })
+    return ApiResult({"parseServerVersion": PARSE_COMPAT_VERSION, "features": features(serves)})

@@ -27,6 +27,14 @@ async def _batch(call: ApiCall) -> ApiResult:
     return await batch.run_batch(call, dispatch)
 
 
+def _serves(method: str, path: str) -> bool:
+    return any(r.method == method and r.pattern.match(path) for r in ROUTES)
+
+
+async def _server_info(call: ApiCall) -> ApiResult:
+    return await misc.server_info(call, _serves)
+
+
 def _on(class_name: str, handler: Handler) -> Handler:
     """`/users`, `/roles`, `/sessions` are `/classes/<system class>` under another name."""
 
@@ -39,7 +47,7 @@ def _on(class_name: str, handler: Handler) -> Handler:
 ROUTES: tuple[RouteSpec, ...] = (
     _r("GET", "/health", misc.health),
     _r("POST", "/health", misc.health),
-    _r("GET", "/serverInfo", misc.server_info),
+    _r("GET", "/serverInfo", _server_info),
     _r("GET", "/classes/{class_name}", classes.find),
     _r("POST", "/classes/{class_name}", classes.create),
     _r("GET", "/classes/{class_name}/{object_id}", classes.get),
@@ -50,12 +58,12 @@ ROUTES: tuple[RouteSpec, ...] = (
     _r("GET", "/functions/{name}", functions.call_function),
     _r("POST", "/jobs", functions.start_job),
     _r("POST", "/jobs/{name}", functions.start_job),
-    _r("POST", "/users", users.signup),
+    _r("POST", "/users", _on("_User", classes.create)),
     _r("GET", "/users", _on("_User", classes.find)),
     _r("GET", "/users/me", users.me),
     _r("GET", "/users/{object_id}", _on("_User", classes.get)),
-    _r("PUT", "/users/{object_id}", users.update),
-    _r("DELETE", "/users/{object_id}", users.delete),
+    _r("PUT", "/users/{object_id}", _on("_User", classes.update)),
+    _r("DELETE", "/users/{object_id}", _on("_User", classes.delete)),
     _r("GET", "/login", users.login),
     _r("POST", "/login", users.login),
     _r("POST", "/logout", users.logout),
@@ -65,7 +73,7 @@ ROUTES: tuple[RouteSpec, ...] = (
     _r("POST", "/verificationEmailRequest", users.verification_email_request),
     _r("POST", "/upgradeToRevocableSession", sessions.upgrade),
     _r("GET", "/sessions", _on("_Session", classes.find)),
-    _r("POST", "/sessions", sessions.create),
+    _r("POST", "/sessions", _on("_Session", classes.create)),
     _r("GET", "/sessions/me", sessions.me),
     _r("GET", "/sessions/{object_id}", _on("_Session", classes.get)),
     _r("PUT", "/sessions/{object_id}", _on("_Session", classes.update)),

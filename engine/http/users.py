@@ -1,19 +1,10 @@
-"""/users, /login, /logout, /users/me, /verifyPassword and the email request routes."""
+"""/login, /logout, /users/me, /verifyPassword, /loginAs and the email request routes (the /users object
+routes are /classes/_User, see routes.py)."""
 
 from __future__ import annotations
 
-from engine.cloud.triggers import TriggerType
 from engine.http.call import ApiCall, ApiResult, body_object
-from engine.pipeline import email_flows, hooks, users
-from engine.pipeline.sessions import lookup_session_object, revoke_token
-
-
-async def signup(call: ApiCall) -> ApiResult:
-    result = await users.signup(call.services, call.auth, body_object(call))
-    if not result.created:
-        return ApiResult(result.body)
-    location = f"{call.services.settings.public_url()}/users/{result.object_id}"
-    return ApiResult(result.body, status=201, headers={"Location": location})
+from engine.pipeline import email_flows, sessions, users
 
 
 def _params(call: ApiCall) -> dict[str, object]:
@@ -21,12 +12,11 @@ def _params(call: ApiCall) -> dict[str, object]:
 
 
 async def login(call: ApiCall) -> ApiResult:
-    return ApiResult(await users.login(call.services, call.auth, _params(call)))
+    return ApiResult(await users.login(call.services, call.ctx, _params(call)))
 
 
 async def login_as(call: ApiCall) -> ApiResult:
-    call.require_master()
-    return ApiResult(await users.login_as(call.services, call.auth, body_object(call).get("userId")))
+    return ApiResult(await users.login_as(call.services, call.ctx, body_object(call).get("userId")))
 
 
 async def verify_password(call: ApiCall) -> ApiResult:
@@ -34,27 +24,12 @@ async def verify_password(call: ApiCall) -> ApiResult:
 
 
 async def logout(call: ApiCall) -> ApiResult:
-    svc, token = call.services, call.auth.session_token
-    session = await lookup_session_object(svc, token) if token else None
-    if token:
-        await revoke_token(svc, token)
-    if session is not None:
-        obj = hooks.to_cloud(svc.schemas.require("_Session"), session)
-        await hooks.user_trigger(svc, call.auth, TriggerType.AFTER_LOGOUT, obj, after=True)
+    await sessions.logout(call.services, call.ctx)
     return ApiResult({})
 
 
 async def me(call: ApiCall) -> ApiResult:
-    return ApiResult(await users.me(call.services, call.auth))
-
-
-async def update(call: ApiCall) -> ApiResult:
-    return ApiResult(await users.update_user(call.services, call.auth, call.params["object_id"], body_object(call)))
-
-
-async def delete(call: ApiCall) -> ApiResult:
-    await users.delete_user(call.services, call.auth, call.params["object_id"])
-    return ApiResult({})
+    return ApiResult(await users.me(call.services, call.ctx))
 
 
 async def request_password_reset(call: ApiCall) -> ApiResult:

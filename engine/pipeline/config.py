@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 
 from engine.errors import ErrorCode, ParseError
-from engine.pipeline.context import Services
+from engine.pipeline.context import RequestContext, Services, require_master
 from engine.pipeline.plan import check_nested_keys
 from engine.query.options import FindOptions
 from engine.query.where import Compare
@@ -31,7 +31,8 @@ async def _load(svc: Services) -> StoredObject | None:
     return rows[0] if rows else None
 
 
-async def read_config(svc: Services, *, master: bool) -> dict[str, Any]:
+async def read_config(svc: Services, ctx: RequestContext) -> dict[str, Any]:
+    master = ctx.auth.is_master
     stored = await _load(svc)
     params = dict(stored.fields.get("params") or {}) if stored else {}
     master_only = dict(stored.fields.get("masterKeyOnly") or {}) if stored else {}
@@ -66,8 +67,9 @@ def _check_size(params: Mapping[str, Any]) -> None:
         raise ParseError(ErrorCode.OBJECT_TOO_LARGE, f"The config cannot be larger than {MAX_CONFIG_BYTES} bytes.")
 
 
-async def update_config(svc: Services, body: Mapping[str, Any]) -> None:
-    """Merge `params` (a `{"__op": "Delete"}` value removes a key) and `masterKeyOnly` flags."""
+async def update_config(svc: Services, ctx: RequestContext, body: Mapping[str, Any]) -> None:
+    """Merge `params` (a `{"__op": "Delete"}` value removes a key) and `masterKeyOnly` flags (master key only)."""
+    require_master(ctx)
     new_params = body.get("params") or {}
     new_flags = body.get("masterKeyOnly") or {}
     if not isinstance(new_params, Mapping) or not isinstance(new_flags, Mapping):

@@ -1,4 +1,8 @@
-"""The data API hooks use (engine.cloud.data.DataAccess), served by the same read/write pipeline as HTTP."""
+"""The data API hooks use (engine.cloud.data.DataAccess), served by the same door as HTTP.
+
+The composition root (engine.app) injects `PipelineAccess` into Services.data_access; the pipeline's hook
+step (hooks.py) only calls that factory, so nothing below this module imports it.
+"""
 
 from __future__ import annotations
 
@@ -6,53 +10,45 @@ from collections.abc import Mapping
 from typing import Any
 
 from engine.cloud.objects import CloudObject, objects_from_json
-from engine.pipeline.context import Services
-from engine.pipeline.read import run_find, run_get
-from engine.pipeline.users import signup, update_user
-from engine.pipeline.write import run_create, run_delete, run_update
-from engine.security.auth import Auth
+from engine.pipeline import door
+from engine.pipeline.context import RequestContext, Services
 
 
 class PipelineAccess:
-    """Acts as the request's caller, or with the master key; every trigger fires as for a client write."""
+    """Acts as the request's caller, or with the master key; every rule and trigger applies as for a client."""
 
-    def __init__(self, svc: Services, auth: Auth) -> None:
+    def __init__(self, svc: Services, ctx: RequestContext) -> None:
         self.svc = svc
-        self.auth = auth
+        self.ctx = ctx
 
-    def _as(self, master: bool) -> Auth:
-        if master and not self.auth.is_master:
-            return Auth(is_master=True, installation_id=self.auth.installation_id)
-        return self.auth
+    def _as(self, master: bool) -> RequestContext:
+        return self.ctx.as_master() if master else self.ctx
 
     async def find(
         self, class_name: str, where: Mapping[str, Any], options: Mapping[str, Any], *, master: bool
     ) -> list[CloudObject]:
-        found = await run_find(self.svc, self._as(master), class_name, {**options, "where": dict(where)})
+        found = await door.find(self.svc, self._as(master), class_name, {**options, "where": dict(where)})
         return objects_from_json(found.redirected_class or class_name, found.results)
 
     async def count(self, class_name: str, where: Mapping[str, Any], *, master: bool) -> int:
-        found = await run_find(self.svc, self._as(master), class_name, {"where": dict(where), "count": 1, "limit": 0})
-        return found.count or 0
+        return await door.count(self.svc, self._as(master), class_name, where)
 
     async def get(self, class_name: str, object_id: str, *, master: bool) -> CloudObject:
-        return CloudObject.from_json(class_name, await run_get(self.svc, self._as(master), class_name, object_id, {}))
+        return CloudObject.from_json(class_name, await door.get(self.svc, self._as(master), class_name, object_id, {}))
 
     async def create(self, class_name: str, fields: Mapping[str, Any], *, master: bool) -> CloudObject:
-        if class_name == "_User":
-            result = await signup(self.svc, self._as(master), fields)
-            return CloudObject.from_json(class_name, result.body)
-        created = await run_create(self.svc, self._as(master), class_name, fields)
-        return CloudObject.from_json(class_name, created.body)
+        saved = await door.create(self.svc, self._as(master), class_name, fields)
+        return CloudObject.from_json(class_name, saved.body)
 
     async def update(
         self, class_name: str, object_id: str, fields: Mapping[str, Any], *, master: bool
     ) -> CloudObject:
-        if class_name == "_User":
-            body = await update_user(self.svc, self._as(master), object_id, fields)
-        else:
-            body = await run_update(self.svc, self._as(master), class_name, object_id, fields)
+        body = await door.update(self.svc, self._as(master), class_name, object_id, fields)
         return CloudObject.from_json(class_name, {"objectId": object_id, **body})
 
     async def delete(self, class_name: str, object_id: str, *, master: bool) -> None:
-        await run_delete(self.svc, self._as(master), class_name, object_id)
+        await door.delete(self.svc, self._as(master), class_name, object_id)
+
+
+def pipeline_access(svc: Services, ctx: RequestContext) -> PipelineAccess:
+    return PipelineAccess(svc, ctx)

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import contextvars
 import copy
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from engine.cloud.data import CloudQuery, DataApi
 from engine.cloud.objects import CloudObject, encode_value, objects_from_json
-from engine.cloud.request import TriggerRequest
+from engine.cloud.request import TriggerRequest, trigger_request
 from engine.cloud.runner import run_after_trigger, run_trigger
 from engine.cloud.triggers import TriggerType
-from engine.pipeline.context import Services
+from engine.pipeline.context import RequestContext, Services
 from engine.pipeline.encode import Json, object_to_json
 from engine.query.options import FindOptions
 from engine.query.where import Compare
@@ -22,36 +20,9 @@ from engine.security.auth import Auth
 from engine.storage.base import StoredObject
 from engine.wire import check_denylist, decode, decode_acl
 
-# Headers a hook must never see: they are credentials.
-_SECRET_HEADERS = frozenset({"x-parse-master-key", "x-parse-session-token", "authorization", "cookie"})
 
-
-@dataclass(frozen=True, slots=True)
-class RequestMeta:
-    """Per-request facts for hooks (set once by the HTTP edge; server-side writes inherit them)."""
-
-    ip: str = ""
-    headers: Mapping[str, str] = field(default_factory=dict)
-    context: dict[str, Any] = field(default_factory=dict)  # shared by the before and after hooks of one request
-
-
-META: contextvars.ContextVar[RequestMeta] = contextvars.ContextVar("sleeplab_request_meta")
-
-
-def set_request_meta(ip: str, headers: Mapping[str, str], context: dict[str, Any]) -> None:
-    safe = {k: v for k, v in headers.items() if k.lower() not in _SECRET_HEADERS}
-    META.set(RequestMeta(ip, safe, context))
-
-
-def _meta() -> RequestMeta:
-    return META.get(RequestMeta())
-
-
-def data_api(svc: Services, auth: Auth) -> DataApi:
-    # Imported here because the data API re-enters the read/write pipeline, which imports this module.
-    from engine.pipeline.data_access import PipelineAccess
-
-    return DataApi(PipelineAccess(svc, auth), master=auth.is_master)
+def data_api(svc: Services, ctx: RequestContext) -> DataApi:
+    return DataApi(svc.data_access(svc, ctx), master=ctx.auth.is_master)
 
 
 def to_cloud(cls: ClassDef, obj: StoredObject) -> CloudObject:
@@ -66,12 +37,14 @@ async def user_object(svc: Services, auth: Auth) -> CloudObject | None:
     return to_cloud(users, rows[0]) if rows else None
 
 
-async def _request(svc: Services, auth: Auth, kind: TriggerType, class_name: str, **kw: Any) -> TriggerRequest:
-    meta = _meta()
-    return TriggerRequest(
-        trigger_name=kind, class_name=class_name, data=data_api(svc, auth), user=await user_object(svc, auth),
-        master=auth.is_master, installation_id=auth.installation_id, ip=meta.ip, headers=meta.headers,
-        context=meta.context, **kw,
+async def _request(
+    svc: Services, ctx: RequestContext, kind: TriggerType, class_name: str, **kw: Any
+) -> TriggerRequest:
+    auth = ctx.auth
+    return trigger_request(
+        kind, class_name=class_name, data=data_api(svc, ctx), user=await user_object(svc, auth),
+        master=auth.is_master, installation_id=auth.installation_id, ip=ctx.ip, headers=ctx.headers,
+        context=ctx.cloud_context, **kw,
     )
 
 
@@ -117,16 +90,16 @@ def _object_for_save(cls: ClassDef, body: Mapping[str, Any], original: StoredObj
 
 
 async def before_save(
-    svc: Services, auth: Auth, cls: ClassDef, body: Mapping[str, Any], original: StoredObject | None
+    svc: Services, ctx: RequestContext, cls: ClassDef, body: Mapping[str, Any], original: StoredObject | None
 ) -> tuple[dict[str, Any], frozenset[str]]:
     """Run beforeSave; returns the body to write (the hook's changes folded in) and the keys it changed."""
     hook = svc.cloud.trigger(TriggerType.BEFORE_SAVE, cls.name)
     if hook is None:
         return dict(body), frozenset()
     obj = _object_for_save(cls, body, original)
-    req = await _request(svc, auth, TriggerType.BEFORE_SAVE, cls.name, object=obj,
+    req = await _request(svc, ctx, TriggerType.BEFORE_SAVE, cls.name, object=obj,
                          original=to_cloud(cls, original) if original is not None else None)
-    await run_trigger(hook, req, timeout=_timeout(svc), user_roles=auth.role_names)
+    await run_trigger(hook, req, timeout=_timeout(svc), user_roles=ctx.auth.role_names)
     changed = obj.dirty_keys()
     out = dict(body)
     for key in changed:
@@ -142,14 +115,14 @@ async def before_save(
 
 
 async def after_save(
-    svc: Services, auth: Auth, cls: ClassDef, saved: StoredObject, original: StoredObject | None
+    svc: Services, ctx: RequestContext, cls: ClassDef, saved: StoredObject, original: StoredObject | None
 ) -> None:
     hook = svc.cloud.trigger(TriggerType.AFTER_SAVE, cls.name)
     if hook is None:
         return
-    req = await _request(svc, auth, TriggerType.AFTER_SAVE, cls.name, object=to_cloud(cls, saved),
+    req = await _request(svc, ctx, TriggerType.AFTER_SAVE, cls.name, object=to_cloud(cls, saved),
                          original=to_cloud(cls, original) if original is not None else None)
-    await run_after_trigger(hook, req, timeout=_timeout(svc), user_roles=auth.role_names)
+    await run_after_trigger(hook, req, timeout=_timeout(svc), user_roles=ctx.auth.role_names)
 
 
 def wants_original(svc: Services, cls: ClassDef) -> bool:
@@ -160,36 +133,36 @@ def wants_original(svc: Services, cls: ClassDef) -> bool:
 # ---- delete ---------------------------------------------------------------------------------------------
 
 
-async def before_delete(svc: Services, auth: Auth, cls: ClassDef, obj: StoredObject) -> None:
+async def before_delete(svc: Services, ctx: RequestContext, cls: ClassDef, obj: StoredObject) -> None:
     hook = svc.cloud.trigger(TriggerType.BEFORE_DELETE, cls.name)
     if hook is not None:
-        req = await _request(svc, auth, TriggerType.BEFORE_DELETE, cls.name, object=to_cloud(cls, obj))
-        await run_trigger(hook, req, timeout=_timeout(svc), user_roles=auth.role_names)
+        req = await _request(svc, ctx, TriggerType.BEFORE_DELETE, cls.name, object=to_cloud(cls, obj))
+        await run_trigger(hook, req, timeout=_timeout(svc), user_roles=ctx.auth.role_names)
 
 
-async def after_delete(svc: Services, auth: Auth, cls: ClassDef, obj: StoredObject) -> None:
+async def after_delete(svc: Services, ctx: RequestContext, cls: ClassDef, obj: StoredObject) -> None:
     hook = svc.cloud.trigger(TriggerType.AFTER_DELETE, cls.name)
     if hook is not None:
-        req = await _request(svc, auth, TriggerType.AFTER_DELETE, cls.name, object=to_cloud(cls, obj))
-        await run_after_trigger(hook, req, timeout=_timeout(svc), user_roles=auth.role_names)
+        req = await _request(svc, ctx, TriggerType.AFTER_DELETE, cls.name, object=to_cloud(cls, obj))
+        await run_after_trigger(hook, req, timeout=_timeout(svc), user_roles=ctx.auth.role_names)
 
 
 # ---- find -----------------------------------------------------------------------------------------------
 
 
 async def before_find(
-    svc: Services, auth: Auth, class_name: str, params: Mapping[str, Any], *, is_get: bool
+    svc: Services, ctx: RequestContext, class_name: str, params: Mapping[str, Any], *, is_get: bool
 ) -> dict[str, Any]:
     """beforeFind may rewrite the query: returns the (possibly new) REST params."""
     hook = svc.cloud.trigger(TriggerType.BEFORE_FIND, class_name)
     if hook is None:
         return dict(params)
-    data = data_api(svc, auth)
+    data = data_api(svc, ctx)
     options = {k: v for k, v in params.items() if k not in ("where", "count")}
     query = CloudQuery.from_json(class_name, params.get("where") or {}, options, data=data)
-    req = await _request(svc, auth, TriggerType.BEFORE_FIND, class_name, query=query, is_get=is_get,
+    req = await _request(svc, ctx, TriggerType.BEFORE_FIND, class_name, query=query, is_get=is_get,
                          count=params.get("count") in (1, "1", True, "true"))
-    returned = await run_trigger(hook, req, timeout=_timeout(svc), user_roles=auth.role_names)
+    returned = await run_trigger(hook, req, timeout=_timeout(svc), user_roles=ctx.auth.role_names)
     if isinstance(returned, CloudQuery):
         query = returned
     out: dict[str, Any] = {**query.options_json()}
@@ -203,14 +176,14 @@ async def before_find(
 
 
 async def after_find(
-    svc: Services, auth: Auth, class_name: str, results: list[Json], *, is_get: bool
+    svc: Services, ctx: RequestContext, class_name: str, results: list[Json], *, is_get: bool
 ) -> list[Json]:
     hook = svc.cloud.trigger(TriggerType.AFTER_FIND, class_name)
     if hook is None:
         return results
     objects = objects_from_json(class_name, copy.deepcopy(results))
-    req = await _request(svc, auth, TriggerType.AFTER_FIND, class_name, objects=objects, is_get=is_get)
-    returned = await run_trigger(hook, req, timeout=_timeout(svc), user_roles=auth.role_names)
+    req = await _request(svc, ctx, TriggerType.AFTER_FIND, class_name, objects=objects, is_get=is_get)
+    returned = await run_trigger(hook, req, timeout=_timeout(svc), user_roles=ctx.auth.role_names)
     final = returned if isinstance(returned, list) else req.objects or []
     return [o.to_json() if isinstance(o, CloudObject) else o for o in final]
 
@@ -219,14 +192,14 @@ async def after_find(
 
 
 async def user_trigger(
-    svc: Services, auth: Auth, kind: TriggerType, obj: CloudObject, *, after: bool
+    svc: Services, ctx: RequestContext, kind: TriggerType, obj: CloudObject, *, after: bool
 ) -> None:
     """beforeLogin (may reject), afterLogin, afterLogout (object is the `_Session`)."""
     hook = svc.cloud.trigger(kind, obj.class_name)
     if hook is None:
         return
-    req = await _request(svc, auth, kind, obj.class_name, object=obj)
+    req = await _request(svc, ctx, kind, obj.class_name, object=obj)
     if after:
-        await run_after_trigger(hook, req, timeout=_timeout(svc), user_roles=auth.role_names)
+        await run_after_trigger(hook, req, timeout=_timeout(svc), user_roles=ctx.auth.role_names)
     else:
-        await run_trigger(hook, req, timeout=_timeout(svc), user_roles=auth.role_names)
+        await run_trigger(hook, req, timeout=_timeout(svc), user_roles=ctx.auth.role_names)

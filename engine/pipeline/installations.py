@@ -7,12 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.errors import ErrorCode, ParseError
-from engine.pipeline.context import Services
+from engine.pipeline.context import RequestContext, Services
 from engine.pipeline.encode import Json
 from engine.pipeline.write import run_create, run_update
 from engine.query.options import FindOptions
-from engine.query.where import Compare, conjoin
-from engine.security.auth import Auth
+from engine.query.where import Compare, Where, conjoin
 from engine.storage.base import StoredObject
 
 ALL = FindOptions(limit=None)
@@ -43,7 +42,7 @@ async def _matching(svc: Services, key: str, value: str) -> list[StoredObject]:
 async def _drop_token_holders(svc: Services, token: str, keep_id: str | None) -> None:
     """A device token belongs to one installation: older records holding it are removed (Parse's default)."""
     cls = svc.schemas.require("_Installation")
-    where = Compare(("deviceToken",), "eq", token)
+    where: Where = Compare(("deviceToken",), "eq", token)
     if keep_id:
         where = conjoin(where, Compare(("objectId",), "ne", keep_id))
     await svc.storage.delete(cls, where)
@@ -68,8 +67,8 @@ def _check_immutable(existing: StoredObject, data: Mapping[str, Any]) -> None:
             raise ParseError(ErrorCode.CHANGED_IMMUTABLE_FIELD, f"{key} may not be changed in this operation")
 
 
-async def create_installation(svc: Services, auth: Auth, body: Mapping[str, Any]) -> Saved:
-    data, installation_id, token = _normalized(body, auth.installation_id)
+async def create_installation(svc: Services, ctx: RequestContext, body: Mapping[str, Any]) -> Saved:
+    data, installation_id, token = _normalized(body, ctx.installation_id)
     target: StoredObject | None = None
     if installation_id:
         found = await _matching(svc, "installationId", installation_id)
@@ -82,23 +81,25 @@ async def create_installation(svc: Services, auth: Auth, body: Mapping[str, Any]
         _check_immutable(target, data)
         if token:
             await _drop_token_holders(svc, token, target.object_id)
-        response = await run_update(svc, auth, "_Installation", target.object_id, data)
+        response = await run_update(svc, ctx, "_Installation", target.object_id, data)
         return Saved({"objectId": target.object_id, **response}, target.object_id, created=False)
     if not data.get("deviceType"):
         raise ParseError(ErrorCode.MISSING_REQUIRED_FIELD, "deviceType must be specified in this operation")
     if token:
         await _drop_token_holders(svc, token, None)
-    created = await run_create(svc, auth, "_Installation", data)
+    created = await run_create(svc, ctx, "_Installation", data)
     return Saved(created.body, created.object_id, created=True)
 
 
-async def update_installation(svc: Services, auth: Auth, object_id: str, body: Mapping[str, Any]) -> Json:
+async def update_installation(
+    svc: Services, ctx: RequestContext, object_id: str, body: Mapping[str, Any]
+) -> Json:
     data, _, token = _normalized(body, None)
     cls = svc.schemas.require("_Installation")
     rows = await svc.storage.find(cls, Compare(("objectId",), "eq", object_id), FindOptions(limit=1))
     if rows:
         _check_immutable(rows[0], data)
-    response = await run_update(svc, auth, "_Installation", object_id, data)
+    response = await run_update(svc, ctx, "_Installation", object_id, data)
     if token:
         await _drop_token_holders(svc, token, object_id)
     return response

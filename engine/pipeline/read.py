@@ -8,7 +8,7 @@ from typing import Any
 
 from engine.errors import ErrorCode, ParseError
 from engine.pipeline import hooks
-from engine.pipeline.context import Services
+from engine.pipeline.context import RequestContext, Services
 from engine.pipeline.encode import Json, object_to_json
 from engine.query.options import FindOptions, find_options
 from engine.query.where import (
@@ -39,6 +39,7 @@ from engine.query.where import (
 from engine.schema.model import ClassDef, FieldType, is_valid_class_name
 from engine.security.acl import read_constraint
 from engine.security.auth import Auth
+from engine.security.class_access import check_class_access
 from engine.security.clp import Op, Protection, check_class_permission, protected_fields
 from engine.security.redact import redact
 from engine.storage.base import StoredObject
@@ -126,7 +127,9 @@ class Reader:
         if sub_cls is None:
             rows: list[StoredObject] = []
         else:
-            # Subqueries run with the caller's own rights on the other class (CLP, protected fields, ACL).
+            # Subqueries run with the caller's own rights on the other class (class rules, CLP, protected
+            # fields, ACL): an `$inQuery` on `_Installation` must not become a device-token oracle.
+            check_class_access(sub_cls.name, Op.FIND, self.auth)
             sub = Reader(self.svc, self.auth, sub_cls, Op.FIND)
             if isinstance(where, Select) and where.key in sub.protection.query_forbidden():
                 raise ParseError(ErrorCode.OPERATION_FORBIDDEN,
@@ -214,15 +217,19 @@ def _redirect(svc: Services, cls: ClassDef | None, key: object) -> ClassDef | No
     return svc.schemas.get(fdef.target_class)
 
 
-async def run_find(svc: Services, auth: Auth, class_name: str, params: Mapping[str, Any]) -> FindResult:
+async def run_find(svc: Services, ctx: RequestContext, class_name: str, params: Mapping[str, Any]) -> FindResult:
     """A find from REST params (`where`, `order`, `limit`...): beforeFind may rewrite them, afterFind the results."""
+    auth = ctx.auth
+    check_class_access(class_name, Op.FIND, auth)
     cls = await readable_class(svc, auth, class_name)
-    params = await hooks.before_find(svc, auth, class_name, params, is_get=False)
+    params = await hooks.before_find(svc, ctx, class_name, params, is_get=False)
     _check_extras(auth, params)
     redirected = None
     if "redirectClassNameForKey" in params:
         cls = _redirect(svc, cls, params["redirectClassNameForKey"])
         redirected = cls.name if cls is not None else None
+        if redirected is not None:
+            check_class_access(redirected, Op.FIND, auth)
         params = {k: v for k, v in params.items() if k != "redirectClassNameForKey"}
     opts = _options(svc, params, single=False)
     where = parse_where(params.get("where"), master=auth.is_master)
@@ -238,18 +245,20 @@ async def run_find(svc: Services, auth: Auth, class_name: str, params: Mapping[s
         return FindResult([], count, redirected)
     rows = await reader.find(where, opts)
     results = [reader.to_json(r) for r in rows]
-    await _include(svc, auth, cls, results, opts)
-    results = await hooks.after_find(svc, auth, cls.name, results, is_get=False)
+    await _include(svc, ctx, cls, results, opts)
+    results = await hooks.after_find(svc, ctx, cls.name, results, is_get=False)
     return FindResult([_project(r, opts) for r in results], count, redirected)
 
 
 async def run_get(
-    svc: Services, auth: Auth, class_name: str, object_id: str, params: Mapping[str, Any]
+    svc: Services, ctx: RequestContext, class_name: str, object_id: str, params: Mapping[str, Any]
 ) -> Json:
+    auth = ctx.auth
+    check_class_access(class_name, Op.GET, auth)
     cls = await readable_class(svc, auth, class_name)
     if cls is None:
         raise ParseError(ErrorCode.OBJECT_NOT_FOUND, "Object not found.")
-    params = await hooks.before_find(svc, auth, class_name, {**params, "where": {"objectId": object_id}}, is_get=True)
+    params = await hooks.before_find(svc, ctx, class_name, {**params, "where": {"objectId": object_id}}, is_get=True)
     opts = _options(svc, params, single=True)
     where = parse_where(params.get("where"), master=auth.is_master)
     reader = Reader(svc, auth, cls, Op.GET)
@@ -257,8 +266,8 @@ async def run_get(
     if not rows:
         raise ParseError(ErrorCode.OBJECT_NOT_FOUND, "Object not found.")
     results = [reader.to_json(rows[0])]
-    await _include(svc, auth, cls, results, opts)
-    results = await hooks.after_find(svc, auth, class_name, results, is_get=True)
+    await _include(svc, ctx, cls, results, opts)
+    results = await hooks.after_find(svc, ctx, class_name, results, is_get=True)
     if not results:
         raise ParseError(ErrorCode.OBJECT_NOT_FOUND, "Object not found.")
     return _project(results[0], opts)
@@ -296,26 +305,28 @@ def _pointers_at(node: Any, path: tuple[str, ...], out: list[dict[str, Any]]) ->
     _pointers_at(node.get(path[0]), path[1:], out)
 
 
-async def _fetch_included(svc: Services, auth: Auth, class_name: str, ids: set[str]) -> dict[str, Json]:
+async def _fetch_included(svc: Services, ctx: RequestContext, class_name: str, ids: set[str]) -> dict[str, Json]:
     """Included objects come through the normal read path of their class: CLP, ACL, protected fields, and its
     beforeFind/afterFind hooks (security catalog S31)."""
+    auth = ctx.auth
     target = svc.schemas.get(class_name)
     if target is None:
         return {}
     try:
+        check_class_access(class_name, Op.GET, auth)
         reader = Reader(svc, auth, target, Op.GET)
     except ParseError:
         return {}  # the caller may not read that class: the pointers stay bare
-    params = await hooks.before_find(svc, auth, class_name, {"where": {"objectId": {"$in": sorted(ids)}}},
+    params = await hooks.before_find(svc, ctx, class_name, {"where": {"objectId": {"$in": sorted(ids)}}},
                                      is_get=False)
     where = parse_where(params.get("where"), master=auth.is_master)
     rows = await reader.find(where, UNLIMITED)
-    found = await hooks.after_find(svc, auth, class_name, [reader.to_json(r) for r in rows], is_get=False)
+    found = await hooks.after_find(svc, ctx, class_name, [reader.to_json(r) for r in rows], is_get=False)
     return {obj["objectId"]: {"__type": "Object", "className": class_name, **obj}
             for obj in found if isinstance(obj.get("objectId"), str)}
 
 
-async def _include(svc: Services, auth: Auth, cls: ClassDef, results: list[Json], opts: FindOptions) -> None:
+async def _include(svc: Services, ctx: RequestContext, cls: ClassDef, results: list[Json], opts: FindOptions) -> None:
     for path in _include_paths(cls, opts):
         found: list[dict[str, Any]] = []
         for row in results:
@@ -324,7 +335,7 @@ async def _include(svc: Services, auth: Auth, cls: ClassDef, results: list[Json]
         for ptr in found:
             by_class.setdefault(ptr["className"], set()).add(ptr["objectId"])
         fetched = {(name, oid): obj for name, ids in by_class.items()
-                   for oid, obj in (await _fetch_included(svc, auth, name, ids)).items()}
+                   for oid, obj in (await _fetch_included(svc, ctx, name, ids)).items()}
         # An unreadable or dangling pointer stays a bare pointer: the caller learns nothing more than it sent.
         for ptr in found:
             full = fetched.get((ptr["className"], ptr["objectId"]))
@@ -363,6 +374,3 @@ def _select(row: Json, tree: dict[str, Any]) -> Json:
         else:
             out[key] = value
     return out
-
-
-

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
+from engine.cloud.triggers import TriggerType
 from engine.errors import ErrorCode, ParseError
-from engine.pipeline.context import Services
+from engine.pipeline import hooks
+from engine.pipeline.context import RequestContext, Services
+from engine.pipeline.encode import Json, object_to_json
 from engine.query.options import FindOptions
-from engine.query.where import Compare, conjoin
+from engine.query.where import Compare, Where, conjoin
 from engine.security.auth import Auth
-from engine.storage.base import StoredObject
-from engine.wire import ACL, Pointer, new_object_id, now
+from engine.storage.base import Changes, StoredObject
+from engine.wire import ACL, Pointer, decode, new_object_id, now
 
 ONE = FindOptions(limit=1)
 ALL = FindOptions(limit=None)
@@ -80,7 +85,70 @@ async def revoke_token(svc: Services, token: str) -> int:
 
 
 async def revoke_user_sessions(svc: Services, user_id: str, keep_token: str | None = None) -> int:
-    where = Compare(("user",), "eq", Pointer("_User", user_id))
+    where: Where = Compare(("user",), "eq", Pointer("_User", user_id))
     if keep_token:
         where = conjoin(where, Compare(("sessionToken",), "ne", keep_token))
     return await svc.storage.delete(svc.schemas.require("_Session"), where)
+
+
+# ---- the operations a caller reaches through the door ---------------------------------------------------
+
+# A client names none of these: the server sets them when it makes the session.
+_CLIENT_FORBIDDEN = ("sessionToken", "user", "expiresAt", "createdWith", "installationId", "ACL")
+
+
+async def create_for_caller(svc: Services, ctx: RequestContext, body: Mapping[str, Any]) -> StoredObject:
+    """POST /sessions: a new session for the caller (or, with the master key, for the user in the body)."""
+    auth = ctx.auth
+    data = dict(body)
+    user_id = auth.user_id
+    if auth.is_master and "user" in data:
+        user = decode(data.pop("user"))
+        if not isinstance(user, Pointer) or user.class_name != "_User":
+            raise ParseError(ErrorCode.INVALID_POINTER, "user must be a _User pointer")
+        user_id = user.object_id
+    if not user_id:
+        raise ParseError(ErrorCode.INVALID_SESSION_TOKEN, "Session token required.")
+    for key in _CLIENT_FORBIDDEN:
+        if key in data:
+            raise ParseError(ErrorCode.OPERATION_FORBIDDEN, f"Clients aren't allowed to set {key}.")
+    return await create_session(svc, user_id, action="create", provider="password",
+                                installation_id=auth.installation_id)
+
+
+async def current(svc: Services, ctx: RequestContext) -> Json:
+    """GET /sessions/me."""
+    token = ctx.auth.session_token
+    session = await lookup_session_object(svc, token) if token else None
+    if session is None:
+        raise ParseError(ErrorCode.INVALID_SESSION_TOKEN, "Invalid session token")
+    return object_to_json(svc.schemas.require("_Session"), session)
+
+
+async def upgrade(svc: Services, ctx: RequestContext) -> Json:
+    """Trade a legacy (non-`r:`) token stored on the user for a revocable session."""
+    auth = ctx.auth
+    if not auth.user_id or not auth.session_token:
+        raise ParseError(ErrorCode.INVALID_SESSION_TOKEN, "invalid session")
+    users = svc.schemas.require("_User")
+    rows = await svc.storage.find(users, Compare(("objectId",), "eq", auth.user_id), ONE)
+    if not rows:
+        raise ParseError(ErrorCode.INVALID_SESSION_TOKEN, "invalid session")
+    user = rows[0]
+    session = await create_session(svc, user.object_id, action="upgrade", provider="password",
+                                   installation_id=auth.installation_id)
+    if user.internal.get("_session_token") == auth.session_token:
+        await svc.storage.update(users, Compare(("objectId",), "eq", user.object_id),
+                                 Changes(updated_at=now(), internal={"_session_token": None}))
+    return object_to_json(svc.schemas.require("_Session"), session)
+
+
+async def logout(svc: Services, ctx: RequestContext) -> None:
+    """POST /logout: the caller's session ends, then afterLogout sees it."""
+    token = ctx.auth.session_token
+    session = await lookup_session_object(svc, token) if token else None
+    if token:
+        await revoke_token(svc, token)
+    if session is not None:
+        obj = hooks.to_cloud(svc.schemas.require("_Session"), session)
+        await hooks.user_trigger(svc, ctx, TriggerType.AFTER_LOGOUT, obj, after=True)

@@ -14,7 +14,7 @@ from engine.errors import ErrorCode, ParseError
 from engine.mail import Mail
 from engine.pipeline import hooks
 from engine.pipeline.authdata import parse_auth_data
-from engine.pipeline.context import Services
+from engine.pipeline.context import RequestContext, Services, require_master
 from engine.pipeline.encode import Json, object_to_json
 from engine.pipeline.sessions import create_session, revoke_user_sessions
 from engine.pipeline.write import ServerFields, run_create, run_delete, run_update
@@ -121,11 +121,11 @@ async def send_verification(svc: Services, user: StoredObject, token: str) -> No
                                f"{svc.settings.app_name}\n\nClick here to confirm it:\n{link}", link))
 
 
-async def signup(svc: Services, auth: Auth, body: Mapping[str, Any]) -> UserResult:
+async def signup(svc: Services, ctx: RequestContext, body: Mapping[str, Any]) -> UserResult:
     check_user_input(body)
     data = dict(body)
     if "authData" in data:
-        return await _auth_data_login_or_signup(svc, auth, data)
+        return await _auth_data_login_or_signup(svc, ctx, data)
     username, password = data.pop("username", None), data.pop("password", None)
     if not isinstance(username, str) or not username:
         raise ParseError(ErrorCode.USERNAME_MISSING, "bad or missing username")
@@ -134,12 +134,13 @@ async def signup(svc: Services, auth: Auth, body: Mapping[str, Any]) -> UserResu
     data["username"] = username
     _check_email(data)
     check_password_policy(svc, password, username)
-    return await _create_user(svc, auth, data, {"_hashed_password": await hash_password(password)}, "password")
+    return await _create_user(svc, ctx, data, {"_hashed_password": await hash_password(password)}, "password")
 
 
 async def _create_user(
-    svc: Services, auth: Auth, data: dict[str, Any], internal: dict[str, Any], provider: str
+    svc: Services, ctx: RequestContext, data: dict[str, Any], internal: dict[str, Any], provider: str
 ) -> UserResult:
+    auth = ctx.auth
     await _check_unique(svc, data, None)
     user_id = new_object_id()
     acl = None
@@ -152,7 +153,7 @@ async def _create_user(
         internal.update(await verification_fields(svc))
         server_set["emailVerified"] = False
     try:
-        created = await run_create(svc, auth, "_User", data,
+        created = await run_create(svc, ctx, "_User", data,
                                    ServerFields(object_id=user_id, acl=acl, internal=internal, fields=server_set))
     except ParseError as exc:
         if exc.code == ErrorCode.DUPLICATE_VALUE:  # lost a race with another sign-up
@@ -167,7 +168,8 @@ async def _create_user(
     return UserResult(body, user_id, created=True)
 
 
-async def _auth_data_login_or_signup(svc: Services, auth: Auth, data: dict[str, Any]) -> UserResult:
+async def _auth_data_login_or_signup(svc: Services, ctx: RequestContext, data: dict[str, Any]) -> UserResult:
+    auth = ctx.auth
     providers = parse_auth_data(svc.settings, data.pop("authData"))
     linked = {p: d for p, d in providers.items() if d is not None}
     if not linked:
@@ -185,7 +187,7 @@ async def _auth_data_login_or_signup(svc: Services, auth: Auth, data: dict[str, 
         raise ParseError(ErrorCode.INVALID_KEY_NAME, "password cannot be set together with authData")
     _check_email(data)
     internal: dict[str, Any] = {f"_auth_data_{p}": d for p, d in linked.items()}
-    result = await _create_user(svc, auth, data, internal, provider)
+    result = await _create_user(svc, ctx, data, internal, provider)
     if generated:
         result.body["username"] = data["username"]  # Parse echoes a username it generated
     return result
@@ -220,23 +222,27 @@ async def _authenticate(svc: Services, params: Mapping[str, Any]) -> StoredObjec
     return user
 
 
-async def login(svc: Services, auth: Auth, params: Mapping[str, Any]) -> Json:
+async def login(svc: Services, ctx: RequestContext, params: Mapping[str, Any]) -> Json:
+    auth = ctx.auth
     user = await _authenticate(svc, params)
     if svc.settings.prevent_login_with_unverified_email and user.fields.get("emailVerified") is not True:
         raise ParseError(ErrorCode.EMAIL_NOT_FOUND, "User email is not verified.")
     if user.internal.get("_failed_login_count"):
         await _set_internal(svc, user, {"_failed_login_count": None, "_account_lockout_expires_at": None})
-    await hooks.user_trigger(svc, auth, TriggerType.BEFORE_LOGIN, hooks.to_cloud(_users(svc), user), after=False)
+    await hooks.user_trigger(svc, ctx, TriggerType.BEFORE_LOGIN, hooks.to_cloud(_users(svc), user), after=False)
     session = await create_session(svc, user.object_id, action="login", provider="password",
                                    installation_id=auth.installation_id)
     token = str(session.fields["sessionToken"])
     as_user = Auth(user_id=user.object_id, installation_id=auth.installation_id, session_token=token)
-    await hooks.user_trigger(svc, as_user, TriggerType.AFTER_LOGIN, hooks.to_cloud(_users(svc), user), after=True)
+    await hooks.user_trigger(svc, ctx.with_auth(as_user), TriggerType.AFTER_LOGIN, hooks.to_cloud(_users(svc), user),
+                             after=True)
     return self_view(svc, user, token)
 
 
-async def login_as(svc: Services, auth: Auth, user_id: Any) -> Json:
+async def login_as(svc: Services, ctx: RequestContext, user_id: Any) -> Json:
     """POST /loginAs (master key): a session for any user, marked as made with the master key."""
+    require_master(ctx)
+    auth = ctx.auth
     if not isinstance(user_id, str) or not user_id:
         raise ParseError(ErrorCode.INVALID_VALUE, "userId must not be empty, null, or undefined")
     user = await find_user(svc, Compare(("objectId",), "eq", user_id))
@@ -279,7 +285,8 @@ async def _set_internal(svc: Services, user: StoredObject, values: Mapping[str, 
                                     Changes(updated_at=user.updated_at, internal=dict(values)))
 
 
-async def me(svc: Services, auth: Auth) -> Json:
+async def me(svc: Services, ctx: RequestContext) -> Json:
+    auth = ctx.auth
     if not auth.user_id or not auth.session_token:
         raise ParseError(ErrorCode.INVALID_SESSION_TOKEN, "Invalid session token")
     user = await find_user(svc, Compare(("objectId",), "eq", auth.user_id))
@@ -293,7 +300,8 @@ def _may_change(auth: Auth, object_id: str) -> None:
         raise ParseError(ErrorCode.SESSION_MISSING, f"Cannot modify user {object_id}.")
 
 
-async def update_user(svc: Services, auth: Auth, object_id: str, body: Mapping[str, Any]) -> Json:
+async def update_user(svc: Services, ctx: RequestContext, object_id: str, body: Mapping[str, Any]) -> Json:
+    auth = ctx.auth
     _may_change(auth, object_id)
     check_user_input(body)
     data = dict(body)
@@ -331,7 +339,7 @@ async def update_user(svc: Services, auth: Auth, object_id: str, body: Mapping[s
     if isinstance(new_email, str) and new_email != current.fields.get("email"):
         # A reset link sent to the old address must not work after the address changed.
         internal.update({"_perishable_token": None, "_perishable_token_expires_at": None})
-    response = await run_update(svc, auth, "_User", object_id, data,
+    response = await run_update(svc, ctx, "_User", object_id, data,
                                 ServerFields(acl=acl, internal=internal, fields=server_set))
     if password is not None:
         # Every session ends with the old password; the caller's own is replaced by a fresh one (Parse's rule).
@@ -347,8 +355,8 @@ async def update_user(svc: Services, auth: Auth, object_id: str, body: Mapping[s
     return response
 
 
-async def delete_user(svc: Services, auth: Auth, object_id: str) -> None:
-    _may_change(auth, object_id)
-    await run_delete(svc, auth, "_User", object_id)
+async def delete_user(svc: Services, ctx: RequestContext, object_id: str) -> None:
+    _may_change(ctx.auth, object_id)
+    await run_delete(svc, ctx, "_User", object_id)
     await revoke_user_sessions(svc, object_id)
 

@@ -10,7 +10,7 @@ from typing import Any
 from engine.errors import ErrorCode, ParseError
 from engine.events import ObjectDeleted, ObjectSaved
 from engine.pipeline import hooks
-from engine.pipeline.context import Services
+from engine.pipeline.context import RequestContext, Services
 from engine.pipeline.encode import Json
 from engine.pipeline.plan import WritePlan, check_required, check_required_kept, plan_write
 from engine.pipeline.special import check_system_write
@@ -19,6 +19,7 @@ from engine.query.where import Compare, Where, conjoin
 from engine.schema.model import ClassDef, is_valid_class_name
 from engine.security.acl import write_constraint
 from engine.security.auth import Auth
+from engine.security.class_access import check_class_access
 from engine.security.clp import Op, check_class_permission, default_acl_entries
 from engine.storage.base import AddItems, Changes, Increment, RemoveItems, SetValue, StoredObject
 from engine.wire import ACL, Value, decode_acl, encode, format_date, new_object_id, now
@@ -78,9 +79,8 @@ def _default_acl(cls: ClassDef, auth: Auth) -> ACL | None:
     return decode_acl(resolved)
 
 
-def _check_server_only(svc: Services, auth: Auth, cls: ClassDef) -> None:
-    if cls.name in svc.settings.server_only_classes and not auth.is_master:
-        raise ParseError(ErrorCode.OPERATION_FORBIDDEN, f"Clients may not write {cls.name}; the server does.")
+def _check_class_access(svc: Services, auth: Auth, class_name: str, op: Op) -> None:
+    check_class_access(class_name, op, auth, svc.settings.server_only_classes)
 
 
 async def _load(svc: Services, cls: ClassDef, where: Where) -> StoredObject | None:
@@ -126,12 +126,14 @@ def _initial_value(op: Any) -> tuple[bool, Value]:
 
 
 async def run_create(
-    svc: Services, auth: Auth, class_name: str, body: Mapping[str, Any], server: ServerFields = NO_SERVER_FIELDS
+    svc: Services, ctx: RequestContext, class_name: str, body: Mapping[str, Any],
+    server: ServerFields = NO_SERVER_FIELDS,
 ) -> Created:
+    auth = ctx.auth
+    _check_class_access(svc, auth, class_name, Op.CREATE)
     cls = await writable_class(svc, auth, class_name)
     check_class_permission(cls, Op.CREATE, auth)
-    _check_server_only(svc, auth, cls)
-    body, changed = await hooks.before_save(svc, auth, cls, body, None)
+    body, changed = await hooks.before_save(svc, ctx, cls, body, None)
     check_system_write(cls.name, body, auth, is_create=True)
     plan = plan_write(cls, body, is_create=True)
     cls = await _grow_schema(svc, auth, cls, plan)
@@ -161,7 +163,7 @@ async def run_create(
     response: Json = {"objectId": obj.object_id, "createdAt": format_date(stamp)}
     response.update({k: encode(v, svc.file_url) for k, v in echo.items()})
     response.update(_echo(obj, changed, svc.file_url))
-    await hooks.after_save(svc, auth, cls, obj, None)
+    await hooks.after_save(svc, ctx, cls, obj, None)
     if svc.events.wants(cls.name):
         await svc.events.publish(ObjectSaved(cls, obj, None))
     return Created(obj.object_id, response, obj)
@@ -174,14 +176,15 @@ def _target(cls: ClassDef, auth: Auth, op: Op, object_id: str) -> Where:
 
 
 async def run_update(
-    svc: Services, auth: Auth, class_name: str, object_id: str, body: Mapping[str, Any],
+    svc: Services, ctx: RequestContext, class_name: str, object_id: str, body: Mapping[str, Any],
     server: ServerFields = NO_SERVER_FIELDS,
 ) -> Json:
+    auth = ctx.auth
+    _check_class_access(svc, auth, class_name, Op.UPDATE)
     cls = await svc.schemas.lookup(class_name)
     if cls is None:
         raise ParseError(ErrorCode.OBJECT_NOT_FOUND, "Object not found.")
     where = _target(cls, auth, Op.UPDATE, object_id)
-    _check_server_only(svc, auth, cls)
     original = None
     # Decided once: an update published without its previous state would look like a create to LiveQuery.
     publish = svc.events.wants(cls.name)
@@ -189,7 +192,7 @@ async def run_update(
         original = await _load(svc, cls, where)
         if original is None:
             raise ParseError(ErrorCode.OBJECT_NOT_FOUND, "Object not found.")
-    body, changed = await hooks.before_save(svc, auth, cls, body, original)
+    body, changed = await hooks.before_save(svc, ctx, cls, body, original)
     check_system_write(cls.name, body, auth, is_create=False)
     plan = plan_write(cls, body, is_create=False)
     check_required_kept(cls, plan.ops)
@@ -213,28 +216,26 @@ async def run_update(
         if isinstance(op, Increment | AddItems | RemoveItems) and len(path) == 1 and path[0] in updated.fields:
             response[path[0]] = encode(updated.fields[path[0]], svc.file_url)
     response.update(_echo(updated, changed, svc.file_url))
-    await hooks.after_save(svc, auth, cls, updated, original)
+    await hooks.after_save(svc, ctx, cls, updated, original)
     if publish:
         await svc.events.publish(ObjectSaved(cls, updated, original))
     return response
 
 
-async def run_delete(svc: Services, auth: Auth, class_name: str, object_id: str) -> None:
+async def run_delete(svc: Services, ctx: RequestContext, class_name: str, object_id: str) -> None:
+    auth = ctx.auth
+    _check_class_access(svc, auth, class_name, Op.DELETE)
     cls = await svc.schemas.lookup(class_name)
     if cls is None:
         raise ParseError(ErrorCode.OBJECT_NOT_FOUND, "Object not found.")
     where = _target(cls, auth, Op.DELETE, object_id)
-    _check_server_only(svc, auth, cls)
     needed = hooks.wants_original(svc, cls) or svc.events.wants(cls.name)
     original = await _load(svc, cls, where) if needed else None
     if original is not None:
-        await hooks.before_delete(svc, auth, cls, original)
+        await hooks.before_delete(svc, ctx, cls, original)
     if await svc.storage.delete(cls, where) == 0:
         raise ParseError(ErrorCode.OBJECT_NOT_FOUND, "Object not found.")
     _after_write(svc, cls)
     if original is not None:
-        await hooks.after_delete(svc, auth, cls, original)
+        await hooks.after_delete(svc, ctx, cls, original)
         await svc.events.publish(ObjectDeleted(cls, original))
-
-
-

@@ -8,6 +8,7 @@ as Parse Server answers them. Every refusal is ``ParseError(INVALID_QUERY)``, ra
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
@@ -55,6 +56,10 @@ def split_leading_match(pipeline: object) -> tuple[dict[str, Any] | None, list[d
     if stages and "$match" in stages[0]:
         return dict(stages[0]["$match"]), stages[1:]
     return None, stages
+
+
+def _order_of(doc: Mapping[str, Any], path: tuple[str, ...]) -> tuple[Any, ...]:
+    return order_key(get_path(doc, path))
 
 
 def run_pipeline(rows: list[dict[str, Any]], pipeline: object, *, max_items: int = MAX_ITEMS) -> list[dict[str, Any]]:
@@ -320,7 +325,7 @@ def _sort(spec: Any) -> Stage:
         out = list(docs)
         # Least significant key first: each stable pass keeps the order the earlier keys decided.
         for path, descending in reversed(keys):
-            out.sort(key=lambda d, p=path: order_key(get_path(d, p)), reverse=descending)
+            out.sort(key=functools.partial(_order_of, path=path), reverse=descending)
         return out
     return run
 

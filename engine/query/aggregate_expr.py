@@ -65,7 +65,7 @@ def truthy(value: Any) -> bool:
     return not (value is MISSING or value is None or value is False or (is_number(value) and value == 0))
 
 
-def order_key(value: Any) -> tuple:
+def order_key(value: Any) -> tuple[Any, ...]:
     """BSON order (null < numbers < strings < objects < arrays < booleans < dates), shared with find's sort."""
     return sort_key(null(value))
 
@@ -322,6 +322,10 @@ def _if_null(raw: Any, depth: int) -> Expr:
     return run
 
 
+def _compared(v: list[Any], op: Callable[[int, int], bool]) -> bool:
+    return op(compare(v[0], v[1]), 0)
+
+
 _COMPARISONS: Final = {"$eq": operator.eq, "$ne": operator.ne, "$gt": operator.gt, "$gte": operator.ge,
                        "$lt": operator.lt, "$lte": operator.le}
 
@@ -336,7 +340,7 @@ _LIST_OPERATORS: Final[dict[str, tuple[int, int, Callable[[list[Any]], Any]]]] =
     "$toUpper": (1, 1, lambda v: _to_string("$toUpper", v[0]).upper()),
     "$toString": (1, 1, lambda v: None if v[0] is MISSING or v[0] is None else _to_string("$toString", v[0])),
     "$not": (1, 1, lambda v: not truthy(v[0])),
-    **{name: (2, 2, lambda v, op=op: op(compare(v[0], v[1]), 0)) for name, op in _COMPARISONS.items()},
+    **{name: (2, 2, functools.partial(_compared, op=op)) for name, op in _COMPARISONS.items()},
 }
 
 

@@ -138,6 +138,25 @@ def _field_filter(key: str, cond: Any) -> Predicate:
     return run
 
 
+def _all(doc: Doc, subs: list[Predicate]) -> bool:
+    return all(s(doc) for s in subs)
+
+
+def _any(doc: Doc, subs: list[Predicate]) -> bool:
+    return any(s(doc) for s in subs)
+
+
+def _none(doc: Doc, subs: list[Predicate]) -> bool:
+    return not any(s(doc) for s in subs)
+
+
+_LOGICAL: Final[dict[str, Callable[..., bool]]] = {"$and": _all, "$or": _any, "$nor": _none}
+
+
+def _expr_true(doc: Doc, expr: Callable[[Doc], Any]) -> bool:
+    return truthy(expr(doc))
+
+
 def compile_filter(spec: Any, depth: int = 0) -> Predicate:
     """A $match filter over documents: equality, comparisons, $in/$nin, $exists, $and/$or/$nor, $expr."""
     if not isinstance(spec, Mapping):
@@ -150,15 +169,10 @@ def compile_filter(spec: Any, depth: int = 0) -> Predicate:
             if not isinstance(cond, list) or not cond:
                 raise refuse(f"{key} must be a nonempty array")
             subs = [compile_filter(c, depth + 1) for c in cond]
-            if key == "$and":
-                preds.append(lambda doc, subs=subs: all(s(doc) for s in subs))
-            elif key == "$or":
-                preds.append(lambda doc, subs=subs: any(s(doc) for s in subs))
-            else:
-                preds.append(lambda doc, subs=subs: not any(s(doc) for s in subs))
+            preds.append(functools.partial(_LOGICAL[key], subs=subs))
         elif key == "$expr":
             expr = compile_expr(cond, depth + 1)
-            preds.append(lambda doc, expr=expr: truthy(expr(doc)))
+            preds.append(functools.partial(_expr_true, expr=expr))
         elif key == "$where":
             raise refuse("$where is not allowed in an aggregate $match")
         elif not isinstance(key, str) or key.startswith("$"):

@@ -7,14 +7,15 @@ import math
 import operator
 import re
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import regex
 
 from engine.errors import ErrorCode, ParseError
 from engine.query import geo
+from engine.query.deadline import check_deadline, current_deadline, query_timeout
 from engine.query.geo import distance_radians
 from engine.query.options import SortKey
 from engine.query.where import (
@@ -52,7 +53,8 @@ __all__ = [
     "sort_objects", "text_matches", "values_equal",
 ]
 
-# Per evaluation; a pathological pattern must cost one slow query, never a stuck worker.
+# Per evaluation when no query deadline is set (LiveQuery): a pathological pattern must cost one slow match, never a
+# stuck worker. Under a query deadline (deadline.py) every evaluation of the query shares that one budget instead.
 REGEX_TIMEOUT = 0.1
 
 
@@ -176,7 +178,9 @@ def _orderable(value: Value) -> tuple[int, object] | None:
     return None
 
 
-_ORDER_OPS = {"lt": operator.lt, "lte": operator.le, "gt": operator.gt, "gte": operator.ge}
+_ORDER_OPS: dict[str, Callable[[Any, Any], Any]] = {
+    "lt": operator.lt, "lte": operator.le, "gt": operator.gt, "gte": operator.ge,
+}
 
 
 def _ordered_one(cand: Value, op: str, value: Value) -> bool:
@@ -224,10 +228,22 @@ def _compiled(pattern: str, options: str) -> regex.Pattern[str] | None:
 
 
 def _search(compiled: regex.Pattern[str], text: str) -> bool:
+    deadline = current_deadline()
+    if deadline is None:
+        try:
+            return compiled.search(text, timeout=REGEX_TIMEOUT) is not None
+        except TimeoutError:
+            return False
+    left = deadline.remaining()
+    if left <= 0:
+        deadline.expired = True
+        raise query_timeout()
     try:
-        return compiled.search(text, timeout=REGEX_TIMEOUT) is not None
+        return compiled.search(text, timeout=left) is not None
     except TimeoutError:
-        return False
+        # A timed-out search is not "no match": the whole query fails rather than answer a silently short result.
+        deadline.expired = True
+        raise query_timeout() from None
 
 
 def _strings(cands: list[Value]) -> Iterator[str]:
@@ -273,6 +289,7 @@ def text_matches(cands: list[Value], node: Text) -> bool:
     if not positives and not phrases:
         return False
     for text in _strings(cands):
+        check_deadline()
         folded = _fold(text, node.case_sensitive, node.diacritic_sensitive)
         words = set(_WORD_RE.findall(folded))
         if any(n in words for n in negations):
@@ -379,7 +396,11 @@ def near_node(where: Where) -> Near | None:
 
 # ---- sorting ----
 
-def sort_key(value: Value) -> tuple:
+def _sort_value(obj: StoredObject, path: Path) -> tuple[Any, ...]:
+    return sort_key(resolve_path(obj, path)[1])
+
+
+def sort_key(value: Value) -> tuple[Any, ...]:
     """A total order over values following Mongo's type brackets:
     null < numbers < strings < objects < arrays < bytes < booleans < dates."""
     if value is None or value is MISSING:
@@ -411,5 +432,5 @@ def sort_objects(objs: list[StoredObject], order: tuple[SortKey, ...]) -> list[S
     out = list(objs)
     # Sorting by the least significant key first lets each stable pass preserve the earlier ones.
     for key in reversed(order):
-        out.sort(key=lambda o, p=key.path: sort_key(resolve_path(o, p)[1]), reverse=key.descending)
+        out.sort(key=functools.partial(_sort_value, path=key.path), reverse=key.descending)
     return out

@@ -97,3 +97,11 @@ async def resolve_auth(creds: Credentials, settings: Settings, sessions: Session
         return found
     return Auth(installation_id=creds.installation_id)
 
+
+def connect_is_master(creds: Credentials, settings: Settings) -> bool:
+    """A LiveQuery `connect`: the same app-id, client-key, master-key and master-IP rules as a REST request.
+
+    Raises HTTPDenied when refused (the websocket answers "Key in request is not valid"); True for the master.
+    """
+    check_app(creds, settings)
+    return master_auth(creds, settings) is not None

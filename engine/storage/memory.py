@@ -8,6 +8,7 @@ from types import MappingProxyType
 from typing import Any
 
 from engine.errors import ErrorCode, ParseError
+from engine.query.deadline import check_deadline, deadline_after, running_until
 from engine.query.match import distance_radians, matches, near_node, resolve_path, sort_objects, values_equal
 from engine.query.options import FindOptions
 from engine.query.where import Path, Where
@@ -77,14 +78,14 @@ def apply_op(fields: dict[str, Any], path: Path, op: FieldOp) -> None:
     elif isinstance(op, Increment):
         if not present:
             parent[leaf] = op.amount
-        elif _is_number(current):
+        elif isinstance(current, int | float) and not isinstance(current, bool):
             parent[leaf] = current + op.amount
         else:
             raise ParseError(ErrorCode.INCORRECT_TYPE, "Cannot increment a non-number")
     elif isinstance(op, AddItems):
         if present and not isinstance(current, list):
             raise ParseError(ErrorCode.INCORRECT_TYPE, "Cannot add items to a non-array")
-        items = current if present else []
+        items = current if isinstance(current, list) else []
         for item in op.items:
             if op.unique and any(values_equal(item, existing) for existing in items):
                 continue
@@ -127,9 +128,13 @@ def apply_changes(target: StoredObject, changes: Changes) -> StoredObject:
 
 
 class MemoryAdapter:
-    """Objects per class in dicts keyed by objectId; every method runs without awaiting, hence atomically."""
+    """Objects per class in dicts keyed by objectId; every method runs without awaiting, hence atomically.
 
-    def __init__(self) -> None:
+    ``max_time_ms`` bounds the matching of each find and count (124 past it): checked between objects and shared
+    by every regex evaluation; None or 0: unbounded (regexes keep their per-match cap)."""
+
+    def __init__(self, *, max_time_ms: int | None = None) -> None:
+        self._max_time_ms = max_time_ms
         self._schemas: dict[str, ClassDef] = {}
         self._objects: dict[str, dict[str, StoredObject]] = {}
         # (class, relation key) -> ordered set of (owning id, related id)
@@ -181,7 +186,14 @@ class MemoryAdapter:
         table[stored.object_id] = stored
 
     def _matching(self, cls: ClassDef, where: Where) -> list[StoredObject]:
-        return [o for o in self._objects.get(cls.name, {}).values() if matches(where, o)]
+        out: list[StoredObject] = []
+        with running_until(deadline_after(self._max_time_ms)):
+            for i, obj in enumerate(self._objects.get(cls.name, {}).values()):
+                if i % 256 == 0:
+                    check_deadline()
+                if matches(where, obj):
+                    out.append(obj)
+        return out
 
     async def find(self, cls: ClassDef, where: Where, opts: FindOptions) -> list[StoredObject]:
         rows = self._matching(cls, where)

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from engine.errors import ErrorCode, ParseError
+from engine.query.deadline import query_timeout
 from engine.query.options import FindOptions
 from engine.query.where import Near, Text, Where
 from engine.schema.model import ClassDef, FieldType
@@ -34,6 +35,7 @@ _DUPLICATE_KEY = 11000
 # IndexOptionsConflict, IndexKeySpecsConflict, IndexAlreadyExists: an index of that name is already there.
 _INDEX_CONFLICTS = frozenset({68, 85, 86})
 _INDEX_NOT_FOUND = 27
+_MAX_TIME_EXPIRED = 50  # MaxTimeMSExpired: the server stopped a query at its maxTimeMS
 # The indexes Parse Server creates itself (DatabaseController.performInitialization), with its names and options,
 # so a database Parse created sees no conflict: (class, field, name, options). Its unique indexes are all sparse.
 _UNIQUE = {"unique": True, "sparse": True}
@@ -82,6 +84,8 @@ def _guard(action: str) -> Iterator[None]:
             raise
         if _error_code(exc) == _DUPLICATE_KEY:
             raise ParseError(ErrorCode.DUPLICATE_VALUE, DUPLICATE_MESSAGE) from None
+        if _error_code(exc) == _MAX_TIME_EXPIRED:
+            raise query_timeout() from None
         log.error("MongoDB %s failed", action, exc_info=exc)
         raise ParseError(ErrorCode.INTERNAL_SERVER_ERROR, INTERNAL_MESSAGE) from None
 
@@ -94,9 +98,17 @@ def _missing_query_index(exc: BaseException) -> bool:
 
 
 class MongoAdapter:
-    """One database; collection names are ``collection_prefix`` + the class name, as in Parse Server."""
+    """One database; collection names are ``collection_prefix`` + the class name, as in Parse Server.
 
-    def __init__(self, uri: str, *, client: Any | None = None, collection_prefix: str = "") -> None:
+    ``max_time_ms`` is sent as ``maxTimeMS`` with every query (find, count, relation lookup), as Parse Server's
+    ``databaseOptions.maxTimeMS``: the server stops the query there and the client gets 124. None or 0: unbounded."""
+
+    def __init__(self, uri: str, *, client: Any | None = None, collection_prefix: str = "",
+                 max_time_ms: int | None = None) -> None:
+        # Only the keyword each call takes: pymongo refuses maxTimeMS=None on count_documents.
+        limit = max_time_ms if max_time_ms and max_time_ms > 0 else None
+        self._find_limit: dict[str, int] = {} if limit is None else {"max_time_ms": limit}
+        self._count_limit: dict[str, int] = {} if limit is None else {"maxTimeMS": limit}
         self._uri = uri
         self._client = client
         self._owns_client = client is None
@@ -170,8 +182,7 @@ class MongoAdapter:
             if not keys:
                 continue
             # Sparse, as Parse's own unique indexes: objects lacking every indexed field never collide.
-            options = _UNIQUE if unique else {}
-            await self._create_index(coll, keys, name, options, required=True)
+            await self._create_index(coll, keys, name, _UNIQUE if unique else {}, required=True)
         for class_name, fname, name, options in _BUILTIN_INDEXES:
             if class_name == cls.name:
                 await self._create_index(coll, [(fname, 1)], name, options, required=False)
@@ -234,14 +245,15 @@ class MongoAdapter:
         coll = self._collection(cls.name)
 
         async def run() -> list[Mapping[str, Any]]:
-            cursor = coll.find(filt)
+            cursor = coll.find(filt, **self._find_limit)
             if sort:
                 cursor = cursor.sort(sort)
             if opts.skip:
                 cursor = cursor.skip(opts.skip)
             if opts.limit is not None:
                 cursor = cursor.limit(opts.limit)
-            return await cursor.to_list(None)
+            found: list[Mapping[str, Any]] = await cursor.to_list(None)
+            return found
 
         with _guard("find"):
             docs = await self._with_query_indexes(cls, where, run)
@@ -270,8 +282,8 @@ class MongoAdapter:
 
         async def run() -> int:
             if not filt:
-                return int(await coll.estimated_document_count())
-            return int(await coll.count_documents(filt))
+                return int(await coll.estimated_document_count(**self._count_limit))
+            return int(await coll.count_documents(filt, **self._count_limit))
 
         with _guard("count"):
             return await self._with_query_indexes(cls, where, run)
@@ -341,5 +353,6 @@ class MongoAdapter:
         if not values:
             return []
         with _guard("relation lookup"):
-            docs = await self._join(cls, key).find({by: {"$in": list(values)}}, {wanted: 1}).to_list(None)
+            docs = await self._join(cls, key).find(
+                {by: {"$in": list(values)}}, {wanted: 1}, **self._find_limit).to_list(None)
         return list(dict.fromkeys(str(d[wanted]) for d in docs if d.get(wanted) is not None))

@@ -30,7 +30,8 @@ def is_persistent(uri: str) -> bool:
     return urlsplit(effective_uri(uri)).scheme != "memory"
 
 
-def open_adapter(uri: str) -> StorageAdapter:
+def open_adapter(uri: str, *, max_time_ms: int | None = None) -> StorageAdapter:
+    """``max_time_ms`` bounds every query the adapter runs (124 past it); None or 0: unbounded."""
     uri = effective_uri(uri)
     scheme = urlsplit(uri).scheme
     target = ADAPTERS.get(scheme)
@@ -40,5 +41,7 @@ def open_adapter(uri: str) -> StorageAdapter:
         )
     module, _, name = target.partition(":")
     cls = getattr(importlib.import_module(module), name)
-    adapter: StorageAdapter = cls() if scheme == "memory" else cls(uri)
+    adapter: StorageAdapter = (
+        cls(max_time_ms=max_time_ms) if scheme == "memory" else cls(uri, max_time_ms=max_time_ms)
+    )
     return adapter

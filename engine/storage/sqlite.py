@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import aiosqlite
 
 from engine.errors import ErrorCode, ParseError
+from engine.query.deadline import current_deadline
 from engine.query.options import FindOptions
 from engine.query.where import Where
 from engine.schema.model import ClassDef
@@ -31,6 +32,7 @@ from engine.storage.sqlite_codec import (
 from engine.storage.sqlite_commit import GroupCommitter
 from engine.storage.sqlite_functions import register_functions
 from engine.storage.sqlite_nodes import index_expression, quote_ident
+from engine.storage.sqlite_readers import ReaderPool, install_deadline_check, reader_count
 
 log = logging.getLogger(__name__)
 
@@ -146,14 +148,18 @@ def _table_exists(conn: sqlite3.Connection, name: str) -> bool:
 
 class SQLiteAdapter:
     """One database file. Writes go through one connection, one transaction at a time (aiosqlite runs each
-    connection on its own thread, and a whole write runs there in one call); reads use a second connection,
-    which WAL lets run beside the writer."""
+    connection on its own thread, and a whole write runs there in one call); reads go to a pool of read-only
+    connections (sqlite_readers.py), which WAL lets run beside the writer and beside each other.
 
-    def __init__(self, uri_or_path: str) -> None:
+    ``max_time_ms`` bounds each read (Parse Server's ``databaseOptions.maxTimeMS``); None or 0: unbounded."""
+
+    def __init__(self, uri_or_path: str, *, max_time_ms: int | None = None) -> None:
         self.path = database_path(uri_or_path)
         self.synchronous = synchronous_mode(uri_or_path)
+        self.readers = reader_count(uri_or_path)
+        self.max_time_ms = max_time_ms if max_time_ms and max_time_ms > 0 else None
         self._writer: aiosqlite.Connection | None = None
-        self._reader: aiosqlite.Connection | None = None
+        self._pool: ReaderPool | None = None
         # Tables known to exist: touched on the writer thread after commit, read anywhere (set ops are atomic).
         self._tables: set[str] = set()
         self._committer: GroupCommitter | None = None
@@ -165,24 +171,31 @@ class SQLiteAdapter:
             return
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         writer = await aiosqlite.connect(self.path, isolation_level=None)
-        reader: aiosqlite.Connection | None = None
+        readers: list[aiosqlite.Connection] = []
         try:
             await _call(writer, lambda conn: _setup(conn, writer=True, synchronous=self.synchronous))
-            reader = await aiosqlite.connect(self.path, isolation_level=None)
-            await _call(reader, lambda conn: _setup(conn, writer=False))
+            for _ in range(self.readers):
+                reader = await aiosqlite.connect(self.path, isolation_level=None)
+                readers.append(reader)
+                await _call(reader, self._setup_reader)
             self._tables = await _call(writer, _table_names)
         except BaseException:
-            await writer.close()
-            if reader is not None:
-                await reader.close()
+            for conn in (*readers, writer):
+                await conn.close()
             raise
-        self._writer, self._reader = writer, reader
+        self._writer, self._pool = writer, ReaderPool(readers, self.max_time_ms)
+
+    def _setup_reader(self, conn: sqlite3.Connection) -> None:
+        _setup(conn, writer=False)
+        if self.max_time_ms is not None:
+            # Readers only: interrupting a write would roll back the whole group transaction it shares.
+            install_deadline_check(conn)
 
     async def aclose(self) -> None:
-        writer, reader = self._writer, self._reader
-        self._writer = self._reader = None
+        writer, pool = self._writer, self._pool
+        self._writer, self._pool = None, None
         self._committer = None
-        for conn in (reader, writer):
+        for conn in (*(pool.connections if pool else ()), writer):
             if conn is not None:
                 await conn.close()
 
@@ -202,8 +215,11 @@ class SQLiteAdapter:
             return result
 
     async def _read(self, action: str, table: str, fn: Callable[[sqlite3.Connection], T], empty: T) -> T:
-        """Run a read on the reader thread; a class whose table does not exist (yet, or any more) is empty."""
-        conn = self._connection(self._reader)
+        """Run a read on a reader thread, within the query budget (124 past it); a class whose table does not
+        exist (yet, or any more) is empty."""
+        pool = self._pool
+        if pool is None:
+            raise ParseError(ErrorCode.INTERNAL_SERVER_ERROR, "storage is not open")
 
         def run(raw: sqlite3.Connection) -> T:
             if table not in self._tables:
@@ -213,13 +229,16 @@ class SQLiteAdapter:
             try:
                 return fn(raw)
             except sqlite3.OperationalError:
+                deadline = current_deadline()
+                if deadline is not None and deadline.passed():
+                    raise  # the pool answers the timeout; the table is not the question
                 if not _table_exists(raw, table):  # dropped meanwhile (maybe by another process)
                     self._tables.discard(table)
                     return empty
                 raise
 
         with _guard(action):
-            return await _call(conn, run)
+            return await pool.run(run)
 
     # ---- tables and indexes ----
 
@@ -269,7 +288,7 @@ class SQLiteAdapter:
         def run(conn: sqlite3.Connection) -> list[str]:
             return [r[0] for r in conn.execute(f"SELECT schema FROM {quote_ident(SCHEMA_TABLE)} ORDER BY rowid")]
 
-        texts = await self._read("load_schemas", SCHEMA_TABLE, run, [])
+        texts: list[str] = await self._read("load_schemas", SCHEMA_TABLE, run, [])
         return [cls for cls in map(schema_from_text, texts) if cls is not None]
 
     async def save_schema(self, cls: ClassDef) -> None:
@@ -445,4 +464,5 @@ async def _call(conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], T
 
     aiosqlite exposes no public way to run a function there; ``_execute`` and ``_conn`` are what its own
     methods use. One call per operation is what makes a read-modify-write atomic and keeps writes in order."""
-    return await conn._execute(lambda: fn(conn._conn))
+    result: T = await conn._execute(lambda: fn(conn._conn))  # type: ignore[no-untyped-call]
+    return result

@@ -7,6 +7,7 @@ acknowledged is as durable as with one transaction per write. Under load this tu
 from __future__ import annotations
 
 import asyncio
+import functools
 import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -53,7 +54,7 @@ class GroupCommitter:
         while self._pending:
             group, self._pending = self._pending[:MAX_GROUP], self._pending[MAX_GROUP:]
             try:
-                outcomes: list[_Outcome] = await self._run(lambda conn, g=group: _run_group(conn, g))
+                outcomes: list[_Outcome] = await self._run(functools.partial(_run_group, group=group))
             except BaseException as exc:
                 for job in group:
                     if not job.future.done():

@@ -198,7 +198,13 @@ async def test_health_and_server_info(api: Api) -> None:
     assert r.status_code == 403
     r = await api.get("/serverInfo", master=True)
     assert r.status_code == 200 and r.json()["parseServerVersion"]
-    assert r.json()["features"]["schemas"]["addField"] is True
+    features = r.json()["features"]
+    assert features["schemas"]["addField"] is True
+    # Truthful: /config, /jobs and /purge are served; /hooks, logs and push are not.
+    assert features["globalConfig"] == {"create": True, "read": True, "update": True, "delete": True}
+    assert features["cloudCode"]["jobs"] is True and features["schemas"]["clearAllDataFromClass"] is True
+    assert features["hooks"]["create"] is False and features["logs"]["level"] is False
+    assert features["push"]["immediatePush"] is False
 
 
 async def test_routes_are_case_insensitive_and_tolerate_slashes(api: Api) -> None:

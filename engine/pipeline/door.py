@@ -1,0 +1,87 @@
+"""The one door: every object operation, from any entry point, enters here with its RequestContext.
+
+REST handlers, `/batch` sub-requests and the hook data API all call these functions, so the class rules
+(`security/class_access.py`, checked again inside read.py/write.py), CLP, ACL and each special class's own
+logic apply whatever the way in. Special classes are handled by their own module below this one:
+`_User` users.py, `_Session` sessions.py, `_Installation` installations.py, `_JobStatus` jobs.py,
+`_Role` and server-owned columns special.py; everything else goes straight to read.py / write.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from engine.pipeline import installations, sessions, users
+from engine.pipeline.context import RequestContext, Services, require_master
+from engine.pipeline.encode import Json, object_to_json
+from engine.pipeline.read import FindResult, run_find, run_get
+from engine.pipeline.write import run_create, run_delete, run_update
+from engine.query.where import MATCH_ALL
+
+
+@dataclass(frozen=True, slots=True)
+class Saved:
+    """A create's answer: `created` is False when the class turned it into an update or a log-in (200)."""
+
+    body: Json
+    object_id: str
+    created: bool
+
+
+async def find(svc: Services, ctx: RequestContext, class_name: str, params: Mapping[str, Any]) -> FindResult:
+    return await run_find(svc, ctx, class_name, params)
+
+
+async def count(svc: Services, ctx: RequestContext, class_name: str, where: Mapping[str, Any]) -> int:
+    found = await run_find(svc, ctx, class_name, {"where": dict(where), "count": 1, "limit": 0})
+    return found.count or 0
+
+
+async def get(
+    svc: Services, ctx: RequestContext, class_name: str, object_id: str, params: Mapping[str, Any]
+) -> Json:
+    return await run_get(svc, ctx, class_name, object_id, params)
+
+
+async def create(svc: Services, ctx: RequestContext, class_name: str, body: Mapping[str, Any]) -> Saved:
+    # Users and sessions carry secrets (password hashes, tokens) and installations are de-duplicated:
+    # only their own module writes them.
+    if class_name == "_User":
+        user = await users.signup(svc, ctx, body)
+        return Saved(user.body, user.object_id, user.created)
+    if class_name == "_Session":
+        session = await sessions.create_for_caller(svc, ctx, body)
+        return Saved(object_to_json(svc.schemas.require("_Session"), session), session.object_id, True)
+    if class_name == "_Installation":
+        device = await installations.create_installation(svc, ctx, body)
+        return Saved(device.body, device.object_id, device.created)
+    created = await run_create(svc, ctx, class_name, body)
+    return Saved(created.body, created.object_id, True)
+
+
+async def update(
+    svc: Services, ctx: RequestContext, class_name: str, object_id: str, body: Mapping[str, Any]
+) -> Json:
+    if class_name == "_User":
+        return await users.update_user(svc, ctx, object_id, body)
+    if class_name == "_Installation":
+        return await installations.update_installation(svc, ctx, object_id, body)
+    return await run_update(svc, ctx, class_name, object_id, body)
+
+
+async def delete(svc: Services, ctx: RequestContext, class_name: str, object_id: str) -> None:
+    if class_name == "_User":
+        await users.delete_user(svc, ctx, object_id)
+        return
+    await run_delete(svc, ctx, class_name, object_id)
+
+
+async def purge(svc: Services, ctx: RequestContext, class_name: str) -> None:
+    """DELETE /purge/<class> (master key): every object goes; the class and its schema stay."""
+    require_master(ctx)
+    cls = svc.schemas.require(class_name)
+    await svc.storage.delete(cls, MATCH_ALL)
+    if cls.name == "_Role":
+        svc.roles.clear()
