@@ -16,6 +16,9 @@ from typing import Any
 from engine.errors import ErrorCode, ParseError
 
 _ID_ALPHABET = string.ascii_letters + string.digits
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+MAX_POINTER_CLASS_LENGTH = 128  # the class-name cap (engine.schema.model)
+MAX_OBJECT_ID_LENGTH = 256  # generous for custom object ids; generated ones have 10 characters
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,11 +83,12 @@ def parse_date(text: object) -> datetime:
         raise ParseError(ErrorCode.INCORRECT_TYPE, "invalid date")
     try:
         value = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
-    except ValueError as exc:
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        # An offset can push year 1 or 9999 outside what datetime (and every store) can hold.
+        return value.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
         raise ParseError(ErrorCode.INCORRECT_TYPE, f"invalid date: {text}") from exc
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
 
 
 def _finite(value: object, what: str) -> float:
@@ -105,6 +109,8 @@ def _decode_pointer(data: Mapping[str, Any]) -> Pointer:
     cls, oid = data.get("className"), data.get("objectId")
     if not isinstance(cls, str) or not cls or not isinstance(oid, str) or not oid:
         raise ParseError(ErrorCode.INVALID_POINTER, "invalid pointer")
+    if len(cls) > MAX_POINTER_CLASS_LENGTH or len(oid) > MAX_OBJECT_ID_LENGTH:
+        raise ParseError(ErrorCode.INVALID_POINTER, "invalid pointer: class name or objectId too long")
     return Pointer(cls, oid)
 
 
@@ -156,7 +162,7 @@ def _decode_typed(data: Mapping[str, Any]) -> Value:
     if kind == "Object":
         # A full object sent back by the SDK (e.g. an included pointer) is stored as a pointer.
         return _decode_pointer(data)
-    raise ParseError(ErrorCode.INCORRECT_TYPE, f"invalid type: {kind}")
+    raise ParseError(ErrorCode.INCORRECT_TYPE, f"invalid type: {str(kind)[:64]}")
 
 
 def decode(value: object) -> Value:
@@ -169,6 +175,9 @@ def decode(value: object) -> Value:
         return [decode(v) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
         raise ParseError(ErrorCode.INVALID_JSON, "invalid number")
+    if isinstance(value, int) and not isinstance(value, bool) and not INT64_MIN <= value <= INT64_MAX:
+        # orjson yields unsigned 64-bit ints up to 2**64-1; no store keeps them exactly.
+        raise ParseError(ErrorCode.INVALID_JSON, "invalid number: integers must fit in 64 bits")
     return value
 
 
@@ -252,7 +261,8 @@ def check_denylist(value: object, depth: int = 0) -> None:
     if isinstance(value, Mapping):
         for key, item in value.items():
             if isinstance(key, str) and (key in PROHIBITED_KEYS or any(p in key.split(".") for p in PROHIBITED_KEYS)):
-                raise ParseError(ErrorCode.INVALID_KEY_NAME, f'Prohibited keyword in request data: {{"key":"{key}"}}.')
+                name = key if len(key) <= 64 else key[:64] + "…"  # never echo a megabyte key
+                raise ParseError(ErrorCode.INVALID_KEY_NAME, f'Prohibited keyword in request data: {{"key":"{name}"}}.')
             check_denylist(item, depth + 1)
     elif isinstance(value, list):
         for item in value:

@@ -5,15 +5,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
 from engine.errors import ErrorCode, ParseError
 from engine.pipeline.context import RequestContext, Services, require_master
+from engine.pipeline.plan import check_nested_keys
 from engine.query.options import FindOptions
 from engine.query.where import Compare
+from engine.schema.limits import check_value, shown
+from engine.schema.model import PROTOTYPE_NAMES
 from engine.storage.base import Changes, SetValue, StoredObject
-from engine.wire import decode, encode, now
+from engine.wire import PROHIBITED_KEYS, decode, encode, now
 
 CONFIG_CLASS = "_GlobalConfig"
 CONFIG_ID = "1"  # Parse stores the single config document under _id 1
+MAX_PARAMS = 1000
+MAX_PARAM_NAME_LENGTH = 256
+MAX_CONFIG_BYTES = 1024 * 1024  # every client downloads the whole config: keep it small
+RESERVED_PARAM_NAMES = PROTOTYPE_NAMES | PROHIBITED_KEYS | {"__type", "__op"}
 
 
 async def _load(svc: Services) -> StoredObject | None:
@@ -33,10 +42,29 @@ async def read_config(svc: Services, ctx: RequestContext) -> dict[str, Any]:
     return {"params": encode(params), "masterKeyOnly": master_only}
 
 
-def _check_keys(params: Mapping[str, Any]) -> None:
-    for key in params:
-        if not isinstance(key, str) or not key or key.startswith("$") or len(key) > 256:
-            raise ParseError(ErrorCode.INVALID_KEY_NAME, f"Invalid config key: {key}")
+def check_param_name(key: object) -> None:
+    """Parse stores a parameter under the path `params.<name>`: a `.` or `$` would address (or break) another
+    path, `__type`/`__op` would turn the params object into a typed value, and prototype names poison the SDKs."""
+    if (not isinstance(key, str) or not key or len(key) > MAX_PARAM_NAME_LENGTH or "." in key or "$" in key
+            or key in RESERVED_PARAM_NAMES or not key.isprintable()):
+        raise ParseError(ErrorCode.INVALID_KEY_NAME, f"Invalid config parameter name: {shown(key)}")
+
+
+def _check_request(new_params: Mapping[str, Any], new_flags: Mapping[str, Any]) -> None:
+    for key, value in new_params.items():
+        check_param_name(key)
+        check_value(value, f"config parameter {key}")
+    for key, flag in new_flags.items():
+        check_param_name(key)
+        if not isinstance(flag, bool):
+            raise ParseError(ErrorCode.INVALID_JSON, f"masterKeyOnly.{key} must be a boolean")
+
+
+def _check_size(params: Mapping[str, Any]) -> None:
+    if len(params) > MAX_PARAMS:
+        raise ParseError(ErrorCode.OBJECT_TOO_LARGE, f"The config cannot hold more than {MAX_PARAMS} parameters.")
+    if len(orjson.dumps(encode(params))) > MAX_CONFIG_BYTES:
+        raise ParseError(ErrorCode.OBJECT_TOO_LARGE, f"The config cannot be larger than {MAX_CONFIG_BYTES} bytes.")
 
 
 async def update_config(svc: Services, ctx: RequestContext, body: Mapping[str, Any]) -> None:
@@ -46,9 +74,9 @@ async def update_config(svc: Services, ctx: RequestContext, body: Mapping[str, A
     new_flags = body.get("masterKeyOnly") or {}
     if not isinstance(new_params, Mapping) or not isinstance(new_flags, Mapping):
         raise ParseError(ErrorCode.INVALID_JSON, "params and masterKeyOnly must be objects")
-    _check_keys(new_params)
-    if not all(isinstance(v, bool) for v in new_flags.values()):
-        raise ParseError(ErrorCode.INVALID_JSON, "masterKeyOnly values must be booleans")
+    if len(new_params) > MAX_PARAMS or len(new_flags) > MAX_PARAMS:
+        raise ParseError(ErrorCode.OBJECT_TOO_LARGE, f"The config cannot hold more than {MAX_PARAMS} parameters.")
+    _check_request(new_params, new_flags)
     stored = await _load(svc)
     params = dict(stored.fields.get("params") or {}) if stored else {}
     flags = dict(stored.fields.get("masterKeyOnly") or {}) if stored else {}
@@ -56,9 +84,17 @@ async def update_config(svc: Services, ctx: RequestContext, body: Mapping[str, A
         if isinstance(value, Mapping) and value.get("__op") == "Delete":
             params.pop(key, None)
             flags.pop(key, None)
+        elif isinstance(value, Mapping) and "__op" in value:
+            raise ParseError(ErrorCode.COMMAND_UNAVAILABLE,
+                             f"The {shown(value.get('__op'))} operator is not supported on config parameters.")
         else:
-            params[key] = decode(value)
+            decoded = decode(value)
+            check_nested_keys(decoded)  # stores keep params as a nested document: no `.`/`$` keys inside
+            params[key] = decoded
     flags.update(new_flags)
+    # A flag without its parameter would hide (or reveal) a parameter created later by surprise.
+    flags = {k: v for k, v in flags.items() if k in params}
+    _check_size(params)
     cls = svc.schemas.require(CONFIG_CLASS)
     if stored is None:
         stamp = now()

@@ -5,16 +5,17 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from engine.errors import ErrorCode, ParseError
-from engine.schema.model import ClassDef, FieldDef, FieldType, is_valid_field_name
+from engine.schema.limits import check_write_body, shown
+from engine.schema.model import ClassDef, FieldDef, FieldType, is_valid_field_name, value_type
 from engine.storage.base import AddItems, FieldOp, Increment, RemoveItems, SetValue, Unset
-from engine.wire import ACL, Bytes, File, GeoPoint, Pointer, Polygon, RelationRef, Value, decode, decode_acl
+from engine.wire import ACL, Pointer, RelationRef, Value, decode, decode_acl
 
 Path = tuple[str, ...]
 IGNORED_KEYS = frozenset({"createdAt", "updatedAt"})
+__all__ = ["WritePlan", "check_required", "check_required_kept", "plan_write", "value_type"]
 NESTED_KEY_MESSAGE = "Nested keys should not contain the '$' or '.' characters"
 
 
@@ -33,35 +34,6 @@ class WritePlan:
     acl: ACL | None = None
     acl_given: bool = False
     new_fields: Mapping[str, FieldDef] = field(default_factory=dict)
-
-
-def value_type(value: Value) -> FieldDef | None:
-    """Parse's getType: the schema type a stored value implies (None for null)."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return FieldDef(FieldType.BOOLEAN)
-    if isinstance(value, int | float):
-        return FieldDef(FieldType.NUMBER)
-    if isinstance(value, str):
-        return FieldDef(FieldType.STRING)
-    if isinstance(value, datetime):
-        return FieldDef(FieldType.DATE)
-    if isinstance(value, Pointer):
-        return FieldDef(FieldType.POINTER, value.class_name)
-    if isinstance(value, GeoPoint):
-        return FieldDef(FieldType.GEOPOINT)
-    if isinstance(value, File):
-        return FieldDef(FieldType.FILE)
-    if isinstance(value, Bytes):
-        return FieldDef(FieldType.BYTES)
-    if isinstance(value, Polygon):
-        return FieldDef(FieldType.POLYGON)
-    if isinstance(value, RelationRef):
-        return FieldDef(FieldType.RELATION, value.class_name)
-    if isinstance(value, list):
-        return FieldDef(FieldType.ARRAY)
-    return FieldDef(FieldType.OBJECT)
 
 
 def check_nested_keys(value: Value, depth: int = 0) -> None:
@@ -104,11 +76,11 @@ class _Planner:
         parts = raw.split(".")
         top = parts[0]
         if not is_valid_field_name(top) or any(not p or "$" in p for p in parts[1:]):
-            raise ParseError(ErrorCode.INVALID_KEY_NAME, f"Invalid field name: {raw}.")
+            raise ParseError(ErrorCode.INVALID_KEY_NAME, f"Invalid field name: {shown(raw)}.")
         if len(parts) > 1:
             declared = self.cls.field_def(top)
             if declared is None or declared.type is not FieldType.OBJECT:
-                raise ParseError(ErrorCode.INVALID_KEY_NAME, f"Invalid field name: {raw}.")
+                raise ParseError(ErrorCode.INVALID_KEY_NAME, f"Invalid field name: {shown(raw)}.")
         path = tuple(parts)
         if isinstance(value, Mapping) and "__op" in value:
             self.op(path, value)
@@ -145,10 +117,10 @@ class _Planner:
             self.ops.append((path, RemoveItems(items) if kind == "Remove" else AddItems(items, kind == "AddUnique")))
         elif kind in ("AddRelation", "RemoveRelation", "Batch"):
             if len(path) != 1:
-                raise ParseError(ErrorCode.INVALID_KEY_NAME, f"Invalid field name: {'.'.join(path)}.")
+                raise ParseError(ErrorCode.INVALID_KEY_NAME, f"Invalid field name: {shown('.'.join(path))}.")
             self.relation(top, spec)
         else:
-            raise ParseError(ErrorCode.COMMAND_UNAVAILABLE, f"The {kind} operator is not supported.")
+            raise ParseError(ErrorCode.COMMAND_UNAVAILABLE, f"The {shown(kind)} operator is not supported.")
 
     def relation(self, key: str, spec: Mapping[str, Any]) -> None:
         steps = spec.get("ops") if spec.get("__op") == "Batch" else [spec]
@@ -179,6 +151,7 @@ class _Planner:
 
 def plan_write(cls: ClassDef, body: Mapping[str, Any], *, is_create: bool) -> WritePlan:
     """Check every key of a create or update body and return the typed operations it asks for."""
+    check_write_body(body)  # before any decoding: the caps bound everything below
     planner = _Planner(cls, is_create)
     acl: ACL | None = None
     acl_given = False
@@ -207,7 +180,8 @@ def _check_disjoint(ops: list[tuple[Path, FieldOp]]) -> None:
     paths = sorted(path for path, _ in ops)
     for a, b in zip(paths, paths[1:], strict=False):
         if b[: len(a)] == a:
-            raise ParseError(ErrorCode.INVALID_JSON, f"conflicting updates to {'.'.join(a)} and {'.'.join(b)}")
+            raise ParseError(ErrorCode.INVALID_JSON,
+                             f"conflicting updates to {shown('.'.join(a))} and {shown('.'.join(b))}")
 
 
 def check_required(cls: ClassDef, fields: Mapping[str, Value]) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from engine.errors import ErrorCode, ParseError
 from engine.query.where import MATCH_ALL, Exists
+from engine.schema.limits import MAX_CLASS_FIELDS, shown
 from engine.schema.model import (
     IMPLICIT_CLASSES,
     RESERVED_FIELD_NAMES,
@@ -24,7 +25,7 @@ from engine.wire import now
 
 REFRESH_SECONDS = 1.0  # after a miss: another process may have created the class
 SCHEMA_TTL_SECONDS = 5.0  # otherwise: how stale another process's CLP or field change may be seen (Parse: 5 s)
-MAX_FIELDS = 500  # a client with addField rights must not grow a class without bound
+MAX_FIELDS = MAX_CLASS_FIELDS
 
 
 class SchemaConflict(Exception):
@@ -150,7 +151,7 @@ class SchemaStore:
             return await self._save(cls.with_fields(merged))
 
     async def create_class(self, body: Mapping[str, Any], class_name: str | None) -> ClassDef:
-        cls = class_from_json(body, class_name)
+        cls = class_from_json(body, class_name, strict=True)
         async with self._lock:
             if cls.name in self._classes:
                 raise ParseError(ErrorCode.INVALID_CLASS_NAME, f"Class {cls.name} already exists.")
@@ -159,7 +160,7 @@ class SchemaStore:
     async def update_class(self, name: str, body: Mapping[str, Any]) -> ClassDef:
         if "className" in body and body["className"] != name:
             raise ParseError(
-                ErrorCode.INVALID_CLASS_NAME, f"Class name mismatch between {body['className']} and {name}."
+                ErrorCode.INVALID_CLASS_NAME, f"Class name mismatch between {shown(body['className'])} and {name}."
             )
         async with self._lock:
             cls = self._classes.get(name)
@@ -169,18 +170,21 @@ class SchemaStore:
             raw_fields = body.get("fields") or {}
             if not isinstance(raw_fields, Mapping):
                 raise ParseError(ErrorCode.INVALID_JSON, "fields must be an object")
+            if len(raw_fields) > MAX_FIELDS:
+                raise ParseError(ErrorCode.INVALID_SCHEMA_OPERATION,
+                                 f"{name} cannot have more than {MAX_FIELDS} fields")
             for fname, spec in raw_fields.items():
                 if isinstance(spec, Mapping) and spec.get("__op") == "Delete":
                     if fname not in fields:
                         raise ParseError(
-                            ErrorCode.INVALID_SCHEMA_OPERATION, f"Field {fname} does not exist, cannot delete."
+                            ErrorCode.INVALID_SCHEMA_OPERATION, f"Field {shown(fname)} does not exist, cannot delete."
                         )
                     if fname in RESERVED_FIELD_NAMES or fname in default_fields(name):
                         raise ParseError(ErrorCode.CHANGED_IMMUTABLE_FIELD, f"field {fname} cannot be changed")
                     del fields[fname]
                     continue
                 if fname in fields:
-                    raise ParseError(ErrorCode.INVALID_SCHEMA_OPERATION, f"Field {fname} exists, cannot update.")
+                    raise ParseError(ErrorCode.INVALID_SCHEMA_OPERATION, f"Field {shown(fname)} exists, cannot update.")
                 fields[fname] = field_from_json(name, fname, spec)
             indexes = dict(cls.indexes)
             raw_indexes = body.get("indexes") or {}
@@ -189,14 +193,19 @@ class SchemaStore:
             for iname, spec in raw_indexes.items():
                 if isinstance(spec, Mapping) and spec.get("__op") == "Delete":
                     if iname not in indexes or iname == "_id_":
-                        raise ParseError(ErrorCode.INVALID_QUERY, f"Index {iname} does not exist, cannot delete.")
+                        raise ParseError(ErrorCode.INVALID_QUERY,
+                                         f"Index {shown(iname)} does not exist, cannot delete.")
                     del indexes[iname]
                     continue
                 if iname in indexes:
-                    raise ParseError(ErrorCode.INVALID_QUERY, f"Index {iname} exists, cannot update.")
+                    raise ParseError(ErrorCode.INVALID_QUERY, f"Index {shown(iname)} exists, cannot update.")
                 indexes[iname] = validate_index(fields, iname, spec)
-            clp = validate_clp(body["classLevelPermissions"]) if body.get("classLevelPermissions") else cls.clp
-            # Revalidate as a whole (e.g. one GeoPoint per class) through the same path as POST.
+            raw_clp = body.get("classLevelPermissions")
+            # `{}` (as before) keeps the stored CLP; anything else submitted is checked against the new fields.
+            keep = raw_clp is None or (isinstance(raw_clp, Mapping) and not raw_clp)
+            clp = cls.clp if keep else validate_clp(raw_clp, fields)
+            # Revalidate as a whole (e.g. one GeoPoint per class); new fields and a submitted CLP were checked
+            # strictly above, and what was already stored stays loadable as it is.
             rebuilt = class_to_json(cls.with_fields(fields))
             rebuilt["classLevelPermissions"] = dict(clp)
             rebuilt["indexes"] = {k: v for k, v in indexes.items() if k != "_id_"}

@@ -20,6 +20,7 @@ from engine.pipeline.sessions import create_session, revoke_user_sessions
 from engine.pipeline.write import ServerFields, run_create, run_delete, run_update
 from engine.query.options import FindOptions
 from engine.query.where import Compare, Or, Regex, Where
+from engine.schema.limits import MAX_EMAIL_LENGTH, MAX_PASSWORD_LENGTH, MAX_USERNAME_LENGTH, check_write_body
 from engine.schema.model import ClassDef
 from engine.security.auth import Auth
 from engine.security.passwords import hash_password, verify_password
@@ -29,6 +30,7 @@ from engine.wire import ACL, decode_acl, new_object_id, now
 EMAIL_RE = re.compile(r"^.+@.+$")
 ONE = FindOptions(limit=1)
 INVALID_LOGIN = "Invalid username/password."
+MAX_LOGIN_INPUT = max(MAX_EMAIL_LENGTH, MAX_PASSWORD_LENGTH, MAX_USERNAME_LENGTH)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +67,20 @@ async def _check_unique(svc: Services, body: Mapping[str, Any], self_id: str | N
 def _check_email(body: Mapping[str, Any]) -> None:
     if "email" in body and body["email"] is not None:
         email = body["email"]
-        if not isinstance(email, str) or not EMAIL_RE.match(email) or len(email) > 320:
+        if not isinstance(email, str) or len(email) > MAX_EMAIL_LENGTH or not EMAIL_RE.match(email):
             raise ParseError(ErrorCode.INVALID_EMAIL_ADDRESS, "Email address format is invalid.")
+
+
+def check_user_input(body: Mapping[str, Any]) -> None:
+    """Bounds checked before any work: the uniqueness check compiles the username and email into a
+    case-insensitive regex and bcrypt runs on the password, and both grow with the input."""
+    username, password = body.get("username"), body.get("password")
+    if isinstance(username, str) and len(username) > MAX_USERNAME_LENGTH:
+        raise ParseError(ErrorCode.VALIDATION_ERROR, f"Username must be at most {MAX_USERNAME_LENGTH} characters long.")
+    if isinstance(password, str) and len(password) > MAX_PASSWORD_LENGTH:
+        raise ParseError(ErrorCode.VALIDATION_ERROR, f"Password must be at most {MAX_PASSWORD_LENGTH} characters long.")
+    _check_email(body)
+    check_write_body(body)
 
 
 def check_password_policy(svc: Services, password: str, username: str | None) -> None:
@@ -108,6 +122,7 @@ async def send_verification(svc: Services, user: StoredObject, token: str) -> No
 
 
 async def signup(svc: Services, ctx: RequestContext, body: Mapping[str, Any]) -> UserResult:
+    check_user_input(body)
     data = dict(body)
     if "authData" in data:
         return await _auth_data_login_or_signup(svc, ctx, data)
@@ -185,6 +200,9 @@ async def _authenticate(svc: Services, params: Mapping[str, Any]) -> StoredObjec
         raise ParseError(ErrorCode.USERNAME_MISSING, "username/email is required.")
     if not isinstance(password, str):
         raise ParseError(ErrorCode.PASSWORD_MISSING, "password is required.")
+    if any(isinstance(v, str) and len(v) > MAX_LOGIN_INPUT for v in (username, email, password)):
+        # No stored credential can match; answered like any failed log-in, without a lookup or a hash.
+        raise ParseError(ErrorCode.OBJECT_NOT_FOUND, INVALID_LOGIN)
     if isinstance(username, str) and isinstance(email, str):
         where: Where = Compare(("username",), "eq", username)
     elif isinstance(username, str):
@@ -285,6 +303,7 @@ def _may_change(auth: Auth, object_id: str) -> None:
 async def update_user(svc: Services, ctx: RequestContext, object_id: str, body: Mapping[str, Any]) -> Json:
     auth = ctx.auth
     _may_change(auth, object_id)
+    check_user_input(body)
     data = dict(body)
     internal: dict[str, Any] = {}
     current = await find_user(svc, Compare(("objectId",), "eq", object_id))

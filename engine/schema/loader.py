@@ -97,7 +97,7 @@ def parse_schema_document(data: Any, source: str = "<schema>") -> list[ClassDef]
             problems.append(f"{where}.className: class {name} is declared twice")
         seen.add(name)
         try:
-            classes.append(class_from_json(entry))
+            classes.append(class_from_json(entry, strict=True))
         except ParseError as exc:
             problems.append(f"{where}: {exc.message}")
     if problems:

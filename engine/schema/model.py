@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
+
+from engine.wire import Bytes, File, GeoPoint, Pointer, Polygon, RelationRef, Value
 
 
 class FieldType(StrEnum):
@@ -34,6 +37,12 @@ SYSTEM_CLASSES = frozenset(
 )
 BUILTIN_FIELDS = ("objectId", "createdAt", "updatedAt", "ACL")
 RESERVED_FIELD_NAMES = frozenset({"objectId", "createdAt", "updatedAt", "ACL", "length", "className"})
+# Object.prototype's own names (and `prototype`): as a class or field name they shadow JS runtime members in
+# Parse Server and the SDKs, so Parse refuses them; names starting with `_` already fail the name pattern.
+PROTOTYPE_NAMES = frozenset({"constructor", "prototype", "hasOwnProperty", "isPrototypeOf", "propertyIsEnumerable",
+                             "toString", "toLocaleString", "valueOf", "__proto__", "__defineGetter__",
+                             "__defineSetter__", "__lookupGetter__", "__lookupSetter__"})
+MAX_NAME_LENGTH = 128
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,11 +163,36 @@ def default_fields(class_name: str) -> dict[str, FieldDef]:
 def is_valid_class_name(name: str) -> bool:
     if name in SYSTEM_CLASSES:
         return True
-    return len(name) <= 128 and bool(CLASS_NAME_RE.match(name))
+    return len(name) <= MAX_NAME_LENGTH and name not in PROTOTYPE_NAMES and bool(CLASS_NAME_RE.match(name))
 
 
 def is_valid_field_name(name: str) -> bool:
-    return len(name) <= 128 and bool(FIELD_NAME_RE.match(name))
+    return len(name) <= MAX_NAME_LENGTH and name not in PROTOTYPE_NAMES and bool(FIELD_NAME_RE.match(name))
+
+
+def value_type(value: Value) -> FieldDef | None:
+    """Parse's getType: the schema type a decoded value implies (None for null)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return FieldDef(FieldType.BOOLEAN)
+    if isinstance(value, int | float):
+        return FieldDef(FieldType.NUMBER)
+    if isinstance(value, str):
+        return FieldDef(FieldType.STRING)
+    if isinstance(value, datetime):
+        return FieldDef(FieldType.DATE)
+    if isinstance(value, Pointer):
+        return FieldDef(FieldType.POINTER, value.class_name)
+    simple = {GeoPoint: FieldType.GEOPOINT, File: FieldType.FILE, Bytes: FieldType.BYTES, Polygon: FieldType.POLYGON}
+    for kind, ftype in simple.items():
+        if isinstance(value, kind):
+            return FieldDef(ftype)
+    if isinstance(value, RelationRef):
+        return FieldDef(FieldType.RELATION, value.class_name)
+    if isinstance(value, list):
+        return FieldDef(FieldType.ARRAY)
+    return FieldDef(FieldType.OBJECT)
 
 
 def public_clp() -> dict[str, Any]:
