@@ -136,7 +136,8 @@ async def run_create(
     body, changed = await hooks.before_save(svc, ctx, cls, body, None)
     check_system_write(cls.name, body, auth, is_create=True)
     plan = plan_write(cls, body, is_create=True)
-    cls = await _grow_schema(svc, auth, cls, plan)
+    if plan.new_fields:
+        check_class_permission(cls, Op.ADD_FIELD, auth)
     fields: dict[str, Value] = {}
     echo: Json = {}
     for path, op in plan.ops:
@@ -150,7 +151,9 @@ async def run_create(
         if fdef.default is not None and fields.get(name) is None:
             fields[name] = copy.deepcopy(fdef.default)
             echo[name] = fields[name]
+    # Before the schema grows: a create refused for a missing field must not leave its new columns behind.
     check_required(cls, fields)
+    cls = await _grow_schema(svc, auth, cls, plan)
     stamp = now()
     acl = server.acl if server.acl is not None else plan.acl if plan.acl_given else _default_acl(cls, auth)
     obj = StoredObject(cls.name, server.object_id or new_object_id(), stamp, stamp, acl,

@@ -28,12 +28,6 @@ def study(harness: Harness) -> str:
     return str(a.json()["objectId"])
 
 
-REFUSED_ADDS_FIELDS = pytest.mark.xfail(
-    strict=False, reason="area (d): a create refused for a missing required field (142) still adds its new fields "
-    "to the class schema, even for an anonymous client (Parse's validateObject has the same order)")
-
-
-@REFUSED_ADDS_FIELDS
 @given(body=write_bodies(), cls=st.sampled_from(("SleepStudy", SCRATCH, "Message", "AuditLog")),
        master=st.booleans())
 def test_create(harness: Harness, body: Any, cls: str, master: bool) -> None:
@@ -86,7 +80,6 @@ def test_deeply_nested_body(harness: Harness, depth: int, shape: str) -> None:
     harness.readable("SleepStudy")
 
 
-@REFUSED_ADDS_FIELDS
 def test_refused_create_adds_no_field(harness: Harness) -> None:
     before = _fields(harness.schema("SleepStudy"))
     answer = harness.request("POST", "/classes/SleepStudy", {"brandNewField": 1})  # anonymous; patient missing
