@@ -4,7 +4,7 @@ PYTHON ?= python3
 STAMP := $(VENV)/.installed
 JS_STAMP := tests/js/node_modules/.installed
 
-.PHONY: serve test lint install
+.PHONY: serve test lint install system
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,10 @@ $(JS_STAMP): tests/js/package.json tests/js/package-lock.json
 	cd tests/js && npm ci --no-audit --no-fund --loglevel=error
 	touch $(JS_STAMP)
 
-install: $(STAMP) $(JS_STAMP)
+system:
+	./.ci/system-packages.sh
+
+install: system $(STAMP) $(JS_STAMP)
 
 serve: $(STAMP)
 	PARSE_SERVER_CLOUD="$${PARSE_SERVER_CLOUD:-hooks}" $(VENV)/bin/sleeplab serve
