@@ -14,6 +14,10 @@ from engine.wire import GeoPoint, Pointer, Polygon, Value, decode, decode_geopoi
 
 MAX_REGEX_LENGTH = 1024
 MAX_DEPTH = 32
+# A key names a field, then at most 31 levels inside it: a real schema never nests that deep, and every level
+# costs SQL and a JSON walk per row.
+MAX_PATH_SEGMENTS = 32
+MAX_KEY_LENGTH = 256  # a whole dotted key, as written in the query
 MAX_LIST_VALUES = 10_000  # $in/$nin/$all/$containedBy; a longer list is a denial-of-service, not a query
 EARTH_RADIUS_KM = 6371.0
 EARTH_RADIUS_MILES = 3958.8

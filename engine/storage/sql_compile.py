@@ -19,6 +19,7 @@ from engine.errors import ErrorCode, ParseError
 from engine.query.match import near_node, search_terms
 from engine.query.options import SortKey
 from engine.query.where import (
+    MAX_PATH_SEGMENTS,
     All,
     And,
     Compare,
@@ -105,6 +106,8 @@ class Compiler:
     # ---- candidates ----
 
     def candidates(self, path: Path) -> Cands:
+        if len(path) > MAX_PATH_SEGMENTS:
+            raise ParseError(ErrorCode.INVALID_QUERY, f"a query key has at most {MAX_PATH_SEGMENTS} dotted parts")
         head, rest = path[0], path[1:]
         node = head_node(self.cls, head)
         if not rest:
@@ -115,52 +118,70 @@ class Compiler:
         if object_head and len(rest) == 1:
             # A declared Object is a plain object (or null, or absent): its key is one JSON path away.
             return Cands(node=node.child(rest[0]))
-        branches = self._walk(node, rest, [], [], plain=False, no_array=object_head)
-        selects = []
-        for froms, conds, found in branches:
-            sql = f"SELECT {found.t if found else 'NULL'} AS t, {found.v if found else 'NULL'} AS v"
-            if froms:
-                sql += " FROM " + ", ".join(froms)
-            where = and_(*conds)
-            if where != "1":
-                sql += f" WHERE {where}"
-            selects.append(sql)
-        return Cands(union=" UNION ALL ".join(selects))
+        # One level per key, each reading the previous level's rows by name: unrolling the branches of every
+        # level into the next would make the SQL 3^depth long.
+        ctes: list[str] = []
+        froms: list[str] = []
+        no_array = object_head
+        for key in rest[:-1]:
+            name = self._alias("w")
+            ctes.append(f"{name}(t, v) AS MATERIALIZED ({self._step(node, key, froms, no_array=no_array)})")
+            node, froms, no_array = row_node(name, "t", "v"), [name], False
+        return Cands(union=self._step(node, rest[-1], froms, no_array=no_array), ctes=tuple(ctes))
 
-    def _walk(
-        self, node: Node, keys: Path, froms: list[str], conds: list[str], *, plain: bool, no_array: bool
-    ) -> list[tuple[list[str], list[str], Node | None]]:
-        """match._walk unrolled: (FROM items, conditions, candidate or None for MISSING) per branch."""
-        if not keys:
-            return [(froms, conds, node)]
-        key = keys[0]
-        out: list[tuple[list[str], list[str], Node | None]] = []
+    def _step(self, node: Node, key: str, froms: list[str], *, no_array: bool) -> str:
+        """One key of match._walk: rows (t, v) of every value ``key`` reaches from ``node``, t NULL for MISSING.
+        A MISSING row of the previous level is neither an object nor an array, so it stays one MISSING row."""
         child = node.child(key)
-        has = and_("1" if plain else node.plain_object(), f"{child.t} IS NOT NULL")
-        out += self._walk(child, keys[1:], froms, [*conds, has], plain=False, no_array=False)
-        is_array = "0" if plain or no_array else node.is_("array")
+        has = and_(node.plain_object(), f"{child.t} IS NOT NULL")
+        is_array = "0" if no_array else node.is_("array")
         # An array yields no MISSING of its own: only its object elements do, below.
-        out.append((froms, [*conds, not_(or_(has, is_array))], None))
-        if is_array == "0":
-            return out
-        if key.isdigit() and key.isascii():
-            item = node.item(int(key))
-            out += self._walk(item, keys[1:], froms, [*conds, is_array, f"{item.t} IS NOT NULL"],
-                              plain=False, no_array=False)
-        alias = self._alias("w")
-        element = row_node(alias, "type", "value")
-        out += self._walk(element, keys, [*froms, node.elements(alias)],
-                          [*conds, is_array, element.plain_object()], plain=True, no_array=False)
-        return out
+        branches: list[tuple[list[str], str, Node | None]] = [
+            (froms, has, child), (froms, not_(or_(has, is_array)), None)]
+        if is_array != "0":
+            if key.isdigit() and key.isascii():
+                item = node.item(int(key))
+                branches.append((froms, and_(is_array, f"{item.t} IS NOT NULL"), item))
+            alias = self._alias("w")
+            element = row_node(alias, "type", "value")
+            found = element.child(key)
+            listed = [*froms, node.elements(alias)]
+            plain = and_(is_array, element.plain_object())
+            branches.append((listed, and_(plain, f"{found.t} IS NOT NULL"), found))
+            branches.append((listed, and_(plain, f"{found.t} IS NULL"), None))
+        selects = []
+        for listed_from, cond, value in branches:
+            if cond == "0":
+                continue
+            sql = f"SELECT {value.t if value else 'NULL'} AS t, {value.v if value else 'NULL'} AS v"
+            if listed_from:
+                sql += " FROM " + ", ".join(listed_from)
+            if cond != "1":
+                sql += f" WHERE {cond}"
+            selects.append(sql)
+        return " UNION ALL ".join(selects) if selects else "SELECT NULL AS t, NULL AS v WHERE 0"
 
     def any_candidate(self, cands: Cands, pred: Pred) -> str:
+        return self.every_value_found(cands, [pred])
+
+    def every_value_found(self, cands: Cands, preds: Sequence[Pred]) -> str:
+        """Each pred holds for some candidate; the candidates' SQL is spelled once however many preds there are."""
         if cands.node is not None:
-            return pred(cands.node)
-        alias = self._alias("c")
-        inner = pred(row_node(alias, "t", "v"))
-        if inner == "0":
+            node = cands.node
+            return and_(*(pred(node) for pred in preds))
+        inners = []
+        for pred in preds:
+            alias = self._alias("c")
+            inners.append((alias, pred(row_node(alias, "t", "v"))))
+        if any(inner == "0" for _, inner in inners):
             return "0"
-        return f"EXISTS (SELECT 1 FROM ({cands.union}) AS {alias} WHERE {inner})"
+        if len(inners) == 1:
+            alias, inner = inners[0]
+            return f"EXISTS ({_with(cands.ctes)}SELECT 1 FROM ({cands.union}) AS {alias} WHERE {inner})"
+        name = self._alias("w")
+        tests = and_(*(f"EXISTS (SELECT 1 FROM {name} AS {alias} WHERE {inner})" for alias, inner in inners))
+        ctes = [*cands.ctes, f"{name}(t, v) AS MATERIALIZED ({cands.union})"]
+        return f"coalesce(({_with(ctes)}SELECT {tests}), 0)"
 
     def item_or_self(self, node: Node, pred: Pred) -> str:
         """pred holds for the value or, when it is an array, for one of its elements (match._items)."""
@@ -212,8 +233,8 @@ class Compiler:
             case All(path, values):
                 if not values:
                     return "0"  # Mongo's {$all: []} matches nothing
-                cands = self.candidates(path)
-                return and_(*(self.regex(cands, v) if isinstance(v, Regex) else self.equals(cands, v) for v in values))
+                return self.every_value_found(self.candidates(path), [self._regex_pred(v) if isinstance(v, Regex)
+                                                                      else self._equals_pred(v) for v in values])
             case ContainedBy(path, values):
                 return self.contained_by(self.candidates(path), values)
             case Regex(path):
@@ -246,9 +267,12 @@ class Compiler:
 
     def equals(self, cands: Cands, value: Value) -> str:
         """match._eq: a candidate equals the value, or is an array holding it; a missing one equals null."""
+        return self.any_candidate(cands, self._equals_pred(value))
+
+    def _equals_pred(self, value: Value) -> Pred:
         if value is None:
-            return self.any_candidate(cands, lambda n: or_(n.missing(), self.item_or_self(n, lambda x: x.is_("null"))))
-        return self.any_candidate(cands, lambda n: self.item_or_self(n, lambda x: self.value_equals(x, value)))
+            return lambda n: or_(n.missing(), self.item_or_self(n, lambda x: x.is_("null")))
+        return lambda n: self.item_or_self(n, lambda x: self.value_equals(x, value))
 
     def equals_any(self, cands: Cands, values: Sequence[Value]) -> str:
         """$in: equals one of the values; strings and numbers are tested as one SQL IN list each."""
@@ -320,16 +344,30 @@ class Compiler:
             return and_(*parts)
         if isinstance(value, RelationRef):
             return and_(x.typed("Relation"), f"{x.get(label('className'))} = {self.param(value.class_name)}")
+        if isinstance(value, Mapping | list | tuple):
+            return self._container_equals(x, value)
+        return "0"
+
+    def _container_equals(self, x: Node, value: Mapping[str, Value] | list[Value] | tuple[Value, ...]) -> str:
         if isinstance(value, Mapping):
             count = f"(SELECT count(*) FROM json_each({x.root}, {sql_str(x.jpath)}))"
             parts = [x.plain_object(), f"{count} = {len(value)}"]
-            parts += [self.value_equals(x.child(str(k)), v) for k, v in value.items()]
+            parts += [self._member_equals(x.child(str(k)), v) for k, v in value.items()]
             return and_(*parts)
-        if isinstance(value, list | tuple):
-            parts = [x.is_("array"), f"json_array_length({x.root}, {sql_str(x.jpath)}) = {len(value)}"]
-            parts += [self.value_equals(x.item(i), v) for i, v in enumerate(value)]
-            return and_(*parts)
-        return "0"
+        parts = [x.is_("array"), f"json_array_length({x.root}, {sql_str(x.jpath)}) = {len(value)}"]
+        parts += [self._member_equals(x.item(i), v) for i, v in enumerate(value)]
+        return and_(*parts)
+
+    def _member_equals(self, x: Node, value: Value) -> str:
+        """value_equals for a member of a container value. A nested container is read from a row of its own, so
+        its members' JSON paths restart there and the SQL stays linear in the value, however deep it nests."""
+        if not isinstance(value, Mapping | list | tuple):
+            return self.value_equals(x, value)
+        alias = self._alias("r")
+        inner = self._container_equals(row_node(alias, "t", "v"), value)
+        if inner == "0":
+            return "0"
+        return f"EXISTS (SELECT 1 FROM (SELECT {x.t} AS t, {x.v} AS v) AS {alias} WHERE {inner})"
 
     # ---- order comparisons ----
 
@@ -396,9 +434,12 @@ class Compiler:
         return not_(self.any_candidate(cands, violation))
 
     def regex(self, cands: Cands, node: Regex) -> str:
+        return self.any_candidate(cands, self._regex_pred(node))
+
+    def _regex_pred(self, node: Regex) -> Pred:
         pattern, options = self.param(node.pattern), self.param(node.options)
-        return self.any_candidate(cands, lambda n: self.item_or_self(n, lambda x: and_(
-            x.is_("text"), f"parse_regexp({pattern}, {options}, {x.v})")))
+        return lambda n: self.item_or_self(n, lambda x: and_(
+            x.is_("text"), f"parse_regexp({pattern}, {options}, {x.v})"))
 
     def text(self, cands: Cands, node: Text) -> str:
         positives, phrases, _ = search_terms(node.term, node.case_sensitive, node.diacritic_sensitive)
@@ -454,6 +495,10 @@ class Compiler:
         if column is None:
             return []
         return [f"parse_sort_path({column}, {self.param(dumps(list(path)))})"]
+
+
+def _with(ctes: Sequence[str]) -> str:
+    return f"WITH {', '.join(ctes)} " if ctes else ""
 
 
 def _column(head: str) -> str | None:

@@ -171,10 +171,12 @@ MISSING_NODE = Node("NULL", "NULL", "NULL", "$")
 
 @dataclass(frozen=True, slots=True)
 class Cands:
-    """The candidates of a path: one node, or (through arrays) the rows (t, v) of a UNION ALL subquery."""
+    """The candidates of a path: one node, or (through arrays) the rows (t, v) of a UNION ALL subquery, which
+    reads the named common table expressions ``ctes`` (one per level of the path before the last)."""
 
     node: Node | None = None
     union: str | None = None
+    ctes: tuple[str, ...] = ()
 
 
 def declared_type(cls: ClassDef | None, name: str) -> FieldType | None:
