@@ -71,6 +71,10 @@ from engine.wire import Bytes, File, GeoPoint, Pointer, Polygon, RelationRef, Va
 Pred = Callable[[Node], str]
 
 _SYMBOLS = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
+# What one where may compile to: far above what an SDK's queries need (those are a few kB), low enough that
+# SQLite prepares the statement in about a second on a slow machine.
+MAX_SQL_LENGTH = 500_000
+MAX_PARAMS = 10_000
 
 
 # ---- the compiler ----
@@ -118,70 +122,67 @@ class Compiler:
         if object_head and len(rest) == 1:
             # A declared Object is a plain object (or null, or absent): its key is one JSON path away.
             return Cands(node=node.child(rest[0]))
-        # One level per key, each reading the previous level's rows by name: unrolling the branches of every
-        # level into the next would make the SQL 3^depth long.
+        # One level per key, each a single SELECT reading the previous level once, by name. SQLite copies a
+        # common table expression into every place that names it, so a level naming the previous one twice (or
+        # branches unrolled into a UNION ALL) would make the statement 2^depth (3^depth) large.
         ctes: list[str] = []
-        froms: list[str] = []
+        source: str | None = None
         no_array = object_head
         for key in rest[:-1]:
             name = self._alias("w")
-            ctes.append(f"{name}(t, v) AS MATERIALIZED ({self._step(node, key, froms, no_array=no_array)})")
-            node, froms, no_array = row_node(name, "t", "v"), [name], False
-        return Cands(union=self._step(node, rest[-1], froms, no_array=no_array), ctes=tuple(ctes))
+            ctes.append(f"{name}(t, v) AS MATERIALIZED ({self._step(node, key, source, no_array=no_array)})")
+            node, source, no_array = row_node(name, "t", "v"), name, False
+        return Cands(union=self._step(node, rest[-1], source, no_array=no_array), ctes=tuple(ctes))
 
-    def _step(self, node: Node, key: str, froms: list[str], *, no_array: bool) -> str:
-        """One key of match._walk: rows (t, v) of every value ``key`` reaches from ``node``, t NULL for MISSING.
-        A MISSING row of the previous level is neither an object nor an array, so it stays one MISSING row."""
+    def _step(self, node: Node, key: str, source: str | None, *, no_array: bool) -> str:
+        """One key of match._walk: rows (t, v) of every value ``key`` reaches from ``node`` (read from the rows of
+        ``source``, or from the outer row), t NULL for MISSING. Each row of ``node`` yields, by kind: its own child
+        (or MISSING) unless it is an array; for an array, the item at a numeric key, and the child (or MISSING) of
+        each plain-object element. A MISSING row is no array and has no child, so it stays one MISSING row."""
         child = node.child(key)
         has = and_(node.plain_object(), f"{child.t} IS NOT NULL")
+        own_t, own_v = ("NULL", "NULL") if has == "0" else (f"CASE WHEN {has} THEN {child.t} END",
+                                                            f"CASE WHEN {has} THEN {child.v} END")
         is_array = "0" if no_array else node.is_("array")
-        # An array yields no MISSING of its own: only its object elements do, below.
-        branches: list[tuple[list[str], str, Node | None]] = [
-            (froms, has, child), (froms, not_(or_(has, is_array)), None)]
-        if is_array != "0":
-            if key.isdigit() and key.isascii():
-                item = node.item(int(key))
-                branches.append((froms, and_(is_array, f"{item.t} IS NOT NULL"), item))
-            alias = self._alias("w")
-            element = row_node(alias, "type", "value")
-            found = element.child(key)
-            listed = [*froms, node.elements(alias)]
-            plain = and_(is_array, element.plain_object())
-            branches.append((listed, and_(plain, f"{found.t} IS NOT NULL"), found))
-            branches.append((listed, and_(plain, f"{found.t} IS NULL"), None))
-        selects = []
-        for listed_from, cond, value in branches:
-            if cond == "0":
-                continue
-            sql = f"SELECT {value.t if value else 'NULL'} AS t, {value.v if value else 'NULL'} AS v"
-            if listed_from:
-                sql += " FROM " + ", ".join(listed_from)
-            if cond != "1":
-                sql += f" WHERE {cond}"
-            selects.append(sql)
-        return " UNION ALL ".join(selects) if selects else "SELECT NULL AS t, NULL AS v WHERE 0"
+        if is_array == "0":
+            return f"SELECT {own_t} AS t, {own_v} AS v" + (f" FROM {source}" if source else "")
+        kind, alias = self._alias("k"), self._alias("w")
+        element = row_node(alias, "type", "value")
+        found = element.child(key)
+        if key.isdigit() and key.isascii():
+            item = node.item(int(key))
+            kinds, item_t, item_v, item_cond = "[0,1,2]", item.t, item.v, f"{item.t} IS NOT NULL"
+        else:
+            kinds, item_t, item_v, item_cond = "[0,2]", "NULL", "NULL", "0"
+        elements = f"CASE WHEN {kind}.value = 2 AND {is_array} THEN {node.root} END"
+        sql = (f"SELECT CASE {kind}.value WHEN 0 THEN {own_t} WHEN 1 THEN {item_t} ELSE {found.t} END AS t, "
+               f"CASE {kind}.value WHEN 0 THEN {own_v} WHEN 1 THEN {item_v} ELSE {found.v} END AS v FROM ")
+        sql += f"{source}, " if source else ""
+        sql += f"json_each('{kinds}') AS {kind} LEFT JOIN json_each({elements}, {sql_str(node.jpath)}) AS {alias}"
+        where = or_(and_(f"{kind}.value = 0", not_(is_array)),
+                    and_(f"{kind}.value = 1", is_array, item_cond),
+                    and_(f"{kind}.value = 2", element.plain_object()))
+        return f"{sql} WHERE {where}"
 
     def any_candidate(self, cands: Cands, pred: Pred) -> str:
         return self.every_value_found(cands, [pred])
 
     def every_value_found(self, cands: Cands, preds: Sequence[Pred]) -> str:
-        """Each pred holds for some candidate; the candidates' SQL is spelled once however many preds there are."""
+        """Each pred holds for some candidate. The candidates are listed once and scanned once, however many
+        preds there are ($all): naming them once per pred would copy their SQL once per pred."""
         if cands.node is not None:
             node = cands.node
             return and_(*(pred(node) for pred in preds))
-        inners = []
-        for pred in preds:
-            alias = self._alias("c")
-            inners.append((alias, pred(row_node(alias, "t", "v"))))
-        if any(inner == "0" for _, inner in inners):
+        alias = self._alias("c")
+        row = row_node(alias, "t", "v")
+        inners = [pred(row) for pred in preds]
+        if "0" in inners:
             return "0"
+        rows = f"FROM ({cands.union}) AS {alias}"
         if len(inners) == 1:
-            alias, inner = inners[0]
-            return f"EXISTS ({_with(cands.ctes)}SELECT 1 FROM ({cands.union}) AS {alias} WHERE {inner})"
-        name = self._alias("w")
-        tests = and_(*(f"EXISTS (SELECT 1 FROM {name} AS {alias} WHERE {inner})" for alias, inner in inners))
-        ctes = [*cands.ctes, f"{name}(t, v) AS MATERIALIZED ({cands.union})"]
-        return f"coalesce(({_with(ctes)}SELECT {tests}), 0)"
+            return f"EXISTS ({_with(cands.ctes)}SELECT 1 {rows} WHERE {inners[0]})"
+        found = and_(*(f"max(coalesce({inner}, 0))" for inner in inners))
+        return f"coalesce(({_with(cands.ctes)}SELECT {found} {rows}), 0)"
 
     def item_or_self(self, node: Node, pred: Pred) -> str:
         """pred holds for the value or, when it is an array, for one of its elements (match._items)."""
@@ -200,17 +201,25 @@ class Compiler:
     # ---- the tree ----
 
     def where(self, where: Where) -> str:
+        sql = self._node(where)
+        # Compiling is linear, but SQLite's planning of one statement is not (long OR lists, a named-parameter
+        # lookup per parameter), and it caps json_each references at 65535: a larger where is refused up front.
+        if len(sql) > MAX_SQL_LENGTH or len(self.params) > MAX_PARAMS:
+            raise ParseError(ErrorCode.INVALID_QUERY, "query is too complex")
+        return sql
+
+    def _node(self, where: Where) -> str:
         match where:
             case MatchAll():
                 return "1"
             case MatchNone():
                 return "0"
             case And(items):
-                return and_(*(self.where(w) for w in items))
+                return and_(*(self._node(w) for w in items))
             case Or(items):
-                return or_(*(self.where(w) for w in items))
+                return or_(*(self._node(w) for w in items))
             case Nor(items):
-                return not_(or_(*(self.where(w) for w in items)))
+                return not_(or_(*(self._node(w) for w in items)))
             case Compare(path, op, value):
                 cands = self.candidates(path)
                 if op == "eq":
@@ -284,9 +293,17 @@ class Compiler:
         return self.any_candidate(cands, lambda n: self.item_or_self(n, pred))
 
     def _one_of(self, values: Sequence[Value]) -> Pred:
+        """match._eq against a list. Values a row compares by one SQL value (strings, numbers, dates, files,
+        pointers) are each tested as one IN over a bound JSON list: an OR per value would make SQLite's planning
+        time grow with the square of the list."""
         strings = list(dict.fromkeys(v for v in values if isinstance(v, str)))
         numbers = [_bindable(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
-        others = [v for v in values if isinstance(v, bool) or not isinstance(v, str | int | float)]
+        # A date between milliseconds equals no stored date (date_compare), so only whole ones are listed.
+        dates = list(dict.fromkeys(format_date(v) for v in values if isinstance(v, datetime) and _exact_ms(v)))
+        files = list(dict.fromkeys(v.name for v in values if isinstance(v, File)))
+        pointers = list(dict.fromkeys((v.class_name, v.object_id) for v in values if isinstance(v, Pointer)))
+        others = [v for v in values if isinstance(v, bool) or not isinstance(v, str | int | float | datetime | File
+                                                                              | Pointer)]
 
         def pred(x: Node) -> str:
             parts = []
@@ -295,10 +312,30 @@ class Compiler:
                 parts.append(and_(f"{x.v} IN {listed}", x.is_("text")))
             if numbers and x.shape in (ANY, NO_ARRAY):
                 parts.append(and_(f"{x.v} IN {self._listed(numbers)}", f"{x.t} IN ('integer','real')"))
+            if dates and x.typed("Date") != "0":
+                text = x.v if x.shape == DATE_COLUMN else x.get(label("iso"))
+                parts.append(and_(x.typed("Date"), f"{text} IN {self._listed(dates)}"))
+            if files and x.typed("File") != "0":
+                parts.append(and_(x.typed("File"), f"{x.get(label('name'))} IN {self._listed(files)}"))
+            if pointers and x.typed("Pointer") != "0":
+                parts.append(self._pointer_in(x, pointers))
             parts.extend(self.value_equals(x, v) for v in others)
             return or_(*parts)
 
         return pred
+
+    def _pointer_in(self, x: Node, pointers: list[tuple[str, str]]) -> str:
+        cls_expr, oid_expr = x.get(label("className")), x.get(label("objectId"))
+        if len(pointers) == 1:
+            (class_name, object_id), = pointers
+            return and_(x.typed("Pointer"), f"{cls_expr} = {self.param(class_name)}",
+                        f"{oid_expr} = {self.param(object_id)}")
+        listed = self.param(dumps([list(p) for p in pointers]))
+        # The objectId alone first: that is what an index on a pointer field holds.
+        return and_(x.typed("Pointer"),
+                    f"{oid_expr} IN (SELECT json_extract(value, '$[1]') FROM json_each({listed}))",
+                    f"({cls_expr}, {oid_expr}) IN "
+                    f"(SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each({listed}))")
 
     def _listed(self, values: list[Any]) -> str:
         if len(values) == 1:

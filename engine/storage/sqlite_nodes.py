@@ -58,13 +58,27 @@ def json_get(root: str, jpath: str) -> str:
     return f"json_extract({root}, {sql_str(jpath)})"
 
 
+# SQLite parses "a AND b AND c ..." as a chain as deep as it is long and refuses expressions deeper than 1000;
+# longer lists are grouped into a balanced tree of at most this many terms per group.
+_GROUP = 16
+
+
+def _joined(op: str, kept: list[str]) -> str:
+    if len(kept) == 1:
+        return kept[0]
+    if len(kept) > _GROUP:
+        step = -(-len(kept) // _GROUP)
+        kept = [_joined(op, kept[i:i + step]) for i in range(0, len(kept), step)]
+    return "(" + f" {op} ".join(kept) + ")"
+
+
 def and_(*parts: str) -> str:
     if "0" in parts:
         return "0"
     kept = [p for p in parts if p != "1"]
     if not kept:
         return "1"
-    return kept[0] if len(kept) == 1 else "(" + " AND ".join(kept) + ")"
+    return _joined("AND", kept)
 
 
 def or_(*parts: str) -> str:
@@ -73,7 +87,7 @@ def or_(*parts: str) -> str:
     kept = [p for p in parts if p != "0"]
     if not kept:
         return "0"
-    return kept[0] if len(kept) == 1 else "(" + " OR ".join(kept) + ")"
+    return _joined("OR", kept)
 
 
 def not_(part: str) -> str:
