@@ -386,25 +386,37 @@ class Compiler:
         return "0"
 
     def _container_equals(self, x: Node, value: Mapping[str, Value] | list[Value] | tuple[Value, ...]) -> str:
-        if isinstance(value, Mapping):
-            count = f"(SELECT count(*) FROM json_each({x.root}, {sql_str(x.jpath)}))"
-            parts = [x.plain_object(), f"{count} = {len(value)}"]
-            parts += [self._member_equals(x.child(str(k)), v) for k, v in value.items()]
-            return and_(*parts)
-        parts = [x.is_("array"), f"json_array_length({x.root}, {sql_str(x.jpath)}) = {len(value)}"]
-        parts += [self._member_equals(x.item(i), v) for i, v in enumerate(value)]
-        return and_(*parts)
+        """match.values_equal for an object or array value. Its nested containers are joined as rows of one
+        json_each each, keyed by member name or index and read from their parent's row: the SQL stays linear in
+        the value and a subquery deep per _JOIN_ROWS containers (JSON paths from ``x`` would grow with every
+        level, and a subquery per level would overflow SQLite's parser)."""
+        conds: list[str] = []
+        scope = _Scope()
+        self._shape_equals(x, value, conds, scope)
+        return and_(*conds, scope.exists())
 
-    def _member_equals(self, x: Node, value: Value) -> str:
-        """value_equals for a member of a container value. A nested container is read from a row of its own, so
-        its members' JSON paths restart there and the SQL stays linear in the value, however deep it nests."""
-        if not isinstance(value, Mapping | list | tuple):
-            return self.value_equals(x, value)
-        alias = self._alias("r")
-        inner = self._container_equals(row_node(alias, "t", "v"), value)
-        if inner == "0":
-            return "0"
-        return f"EXISTS (SELECT 1 FROM (SELECT {x.t} AS t, {x.v} AS v) AS {alias} WHERE {inner})"
+    def _shape_equals(self, x: Node, value: Mapping[str, Value] | list[Value] | tuple[Value, ...], conds: list[str],
+                      scope: _Scope) -> None:
+        """Conditions for ``x`` equal to the container ``value`` go to ``conds``; rows for its nested containers,
+        with the conditions on them, to ``scope``."""
+        size = f"(SELECT count(*) FROM json_each({x.root}, {sql_str(x.jpath)}))"
+        if isinstance(value, Mapping):
+            conds += [x.plain_object(), f"{size} = {len(value)}"]
+            members: list[tuple[str | int, Value]] = [(str(k), v) for k, v in value.items()]
+        else:
+            conds += [x.is_("array"), f"json_array_length({x.root}, {sql_str(x.jpath)}) = {len(value)}"]
+            members = list(enumerate(value))
+        for key, member in members:
+            if not isinstance(member, Mapping | list | tuple):
+                child = x.child(key) if isinstance(key, str) else x.item(key)
+                conds.append(self.value_equals(child, member))
+                continue
+            # SQLite joins at most 64 tables: a full scope hands the member to one nested beside it.
+            into = scope if len(scope.froms) < _JOIN_ROWS else scope.nested()
+            alias = self._alias("r")
+            into.froms.append(f"json_each({x.root}, {sql_str(x.jpath)}) AS {alias}")
+            into.conds.append(f"{alias}.key = {key}" if isinstance(key, int) else f"{alias}.key = {self.param(key)}")
+            self._shape_equals(row_node(alias, "type", "value"), member, into.conds, into)
 
     # ---- order comparisons ----
 
@@ -532,6 +544,29 @@ class Compiler:
         if column is None:
             return []
         return [f"parse_sort_path({column}, {self.param(dumps(list(path)))})"]
+
+
+_JOIN_ROWS = 48
+
+
+class _Scope:
+    """One subquery joining rows of nested containers of an equality value, and its nested scopes."""
+
+    def __init__(self) -> None:
+        self.froms: list[str] = []
+        self.conds: list[str] = []
+        self.children: list[_Scope] = []
+
+    def nested(self) -> _Scope:
+        child = _Scope()
+        self.children.append(child)
+        return child
+
+    def exists(self) -> str:
+        conds = [*self.conds, *(c.exists() for c in self.children)]
+        if not self.froms:
+            return and_(*conds)
+        return f"EXISTS (SELECT 1 FROM {', '.join(self.froms)} WHERE {and_(*conds)})"
 
 
 def _with(ctes: Sequence[str]) -> str:
