@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import base64
 import math
+import sqlite3
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import closing
 from datetime import datetime
 from typing import Any
 
@@ -206,6 +208,8 @@ class Compiler:
         # lookup per parameter), and it caps json_each references at 65535: a larger where is refused up front.
         if len(sql) > MAX_SQL_LENGTH or len(self.params) > MAX_PARAMS:
             raise ParseError(ErrorCode.INVALID_QUERY, "query is too complex")
+        if sql.count("(") > _SHALLOW:
+            _check_parses(sql)
         return sql
 
     def _node(self, where: Where) -> str:
@@ -215,9 +219,9 @@ class Compiler:
             case MatchNone():
                 return "0"
             case And(items):
-                return and_(*(self._node(w) for w in items))
+                return and_(*(self._node(w) for w in _flat(And, items)))
             case Or(items):
-                return or_(*(self._node(w) for w in items))
+                return or_(*(self._node(w) for w in _flat(Or, items)))
             case Nor(items):
                 return not_(or_(*(self._node(w) for w in items)))
             case Compare(path, op, value):
@@ -567,6 +571,36 @@ class _Scope:
         if not self.froms:
             return and_(*conds)
         return f"EXISTS (SELECT 1 FROM {', '.join(self.froms)} WHERE {and_(*conds)})"
+
+
+_SHALLOW = 40  # fewer parentheses than this cannot nest deep enough to trouble SQLite's parser
+_TOO_DEEP = ("parser stack overflow", "Expression tree is too large")
+
+
+def _check_parses(sql: str) -> None:
+    """SQLite's parser has a fixed stack (100 entries): a where nesting $or/$and alternately, around deep paths
+    and values, can exceed it. Only parsing is tried here, on a private in-memory database whose missing tables
+    end the attempt right after the parse; what fails to parse is refused as a query, never a server error."""
+    with closing(sqlite3.connect(":memory:")) as conn:
+        try:
+            # Three parentheses of headroom for the statement the store wraps around the condition.
+            conn.execute(f"SELECT 1 WHERE ((({sql})))")
+        except sqlite3.Error as exc:
+            if any(reason in str(exc) for reason in _TOO_DEEP):
+                raise ParseError(ErrorCode.INVALID_QUERY, "query is too deeply nested") from None
+
+
+def _flat(kind: type[And] | type[Or], items: tuple[Where, ...]) -> list[Where]:
+    """An $or inside an $or (an $and inside an $and) is one longer list: no SQL nesting, no parser depth."""
+    out: list[Where] = []
+    stack = list(reversed(items))
+    while stack:
+        item = stack.pop()
+        if isinstance(item, kind):
+            stack.extend(reversed(item.items))
+        else:
+            out.append(item)
+    return out
 
 
 def _with(ctes: Sequence[str]) -> str:

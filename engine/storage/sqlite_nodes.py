@@ -91,10 +91,13 @@ def or_(*parts: str) -> str:
 
 
 def not_(part: str) -> str:
-    # SQL's NULL would make NOT NULL unknown; match.py's negations are two-valued.
+    # SQL's NULL would make NOT NULL unknown; match.py's negations are two-valued. "IS NOT 1" is that without a
+    # function call per negation, which SQLite's parser stack (100 deep) would run out of in a nested $nor. Every
+    # part is a primary, a comparison or a parenthesized group (and_/or_), and IS is left-associative at the
+    # loosest comparison level, so no part needs parentheses of its own.
     if part in ("0", "1"):
         return "1" if part == "0" else "0"
-    return f"NOT coalesce({part}, 0)"
+    return f"{part} IS NOT 1"
 
 
 # ---- nodes: one candidate value, as SQL expressions ----
