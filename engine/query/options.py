@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from engine.errors import ErrorCode, ParseError
-from engine.query.where import Path
+from engine.query.where import MAX_KEY_LENGTH, MAX_PATH_SEGMENTS, Path
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,11 @@ class FindOptions:
 
 MAX_INCLUDES = 50
 MAX_INCLUDE_DEPTH = 10
+MAX_ORDER_KEYS = 32  # sort keys in one `order`
+MAX_PROJECTION_KEYS = 1_000  # names in `keys` or `excludeKeys`
+# JavaScript's Number.MAX_SAFE_INTEGER: the largest skip a JS client can send exactly; every store binds it.
+MAX_SKIP = 2**53 - 1
+_INTEGER_RE = re.compile(r"^\s*[+-]?[0-9]{1,30}\s*$")  # ASCII digits only: int() would also take "1_0" and "١"
 FIND_PARAMS = frozenset({
     "where", "order", "limit", "skip", "keys", "excludeKeys", "include", "includeAll", "count",
     "redirectClassNameForKey", "readPreference", "includeReadPreference", "subqueryReadPreference", "hint",
@@ -45,22 +51,25 @@ def _int(name: str, value: object) -> int:
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, str):
-        try:
-            return int(value.strip())
-        except ValueError:
-            pass
+    if isinstance(value, str) and _INTEGER_RE.match(value):
+        return int(value)
     raise ParseError(ErrorCode.INVALID_QUERY, f"{name} must be a number")
 
 
-def _names(name: str, value: object) -> tuple[str, ...]:
+def _names(name: str, value: object, *, most: int) -> tuple[str, ...]:
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         parts = value
     elif isinstance(value, str):
         parts = value.split(",")
     else:
         raise ParseError(ErrorCode.INVALID_QUERY, f"{name} must be a comma-separated string")
-    return tuple(p.strip() for p in parts if p.strip())
+    names = tuple(p.strip() for p in parts if p.strip())
+    if len(names) > most:
+        raise ParseError(ErrorCode.INVALID_QUERY, f"{name} accepts at most {most} keys")
+    for key in names:
+        if len(key) > MAX_KEY_LENGTH + 1 or key.count(".") >= MAX_PATH_SEGMENTS:  # + 1: order's "-"
+            raise ParseError(ErrorCode.INVALID_KEY_NAME, f"Invalid field name in {name}: {key[:64]}")
+    return names
 
 
 def _truthy(value: object) -> bool:
@@ -69,11 +78,11 @@ def _truthy(value: object) -> bool:
 
 def parse_order(value: object) -> tuple[SortKey, ...]:
     keys: list[SortKey] = []
-    for part in _names("order", value):
+    for part in _names("order", value, most=MAX_ORDER_KEYS):
         desc = part.startswith("-")
         name = part[1:] if desc else part
-        if not name or len(name) > 256 or not all(seg and (seg.replace("_", "a").isalnum() or seg == "$score")
-                                                   for seg in name.split(".")):
+        if not name or len(name) > MAX_KEY_LENGTH or not all(
+                seg and (seg.replace("_", "a").isalnum() or seg == "$score") for seg in name.split(".")):
             raise ParseError(ErrorCode.INVALID_KEY_NAME, f"Invalid field name: {name}.")
         keys.append(SortKey(tuple(name.split(".")), desc))
     return tuple(keys)
@@ -91,13 +100,16 @@ def find_options(
             raise ParseError(ErrorCode.INVALID_QUERY, f"Invalid parameter for query: {key}")
     limit = default_limit
     if "limit" in params:
+        # Past max_limit the value is clamped below, so an enormous limit never reaches the store.
         limit = _int("limit", params["limit"])
         if limit < 0:
             limit = default_limit
     skip = _int("skip", params["skip"]) if "skip" in params else 0
     if skip < 0:
         raise ParseError(ErrorCode.INVALID_QUERY, "skip must be a non-negative number")
-    include = _names("include", params["include"]) if "include" in params else ()
+    if skip > MAX_SKIP:
+        raise ParseError(ErrorCode.INVALID_QUERY, f"skip must be at most {MAX_SKIP}")
+    include = _names("include", params["include"], most=MAX_INCLUDES) if "include" in params else ()
     if len(include) > MAX_INCLUDES or any(i.count(".") >= MAX_INCLUDE_DEPTH for i in include):
         raise ParseError(ErrorCode.INVALID_QUERY,
                          f"include is limited to {MAX_INCLUDES} paths of at most {MAX_INCLUDE_DEPTH} levels")
@@ -105,8 +117,9 @@ def find_options(
         limit=min(limit, max_limit),
         skip=skip,
         order=parse_order(params["order"]) if "order" in params else (),
-        keys=_names("keys", params["keys"]) if "keys" in params else None,
-        exclude_keys=_names("excludeKeys", params["excludeKeys"]) if "excludeKeys" in params else (),
+        keys=_names("keys", params["keys"], most=MAX_PROJECTION_KEYS) if "keys" in params else None,
+        exclude_keys=(_names("excludeKeys", params["excludeKeys"], most=MAX_PROJECTION_KEYS)
+                      if "excludeKeys" in params else ()),
         include=tuple(i for i in include if i != "*"),
         include_all="*" in include or _truthy(params.get("includeAll")),
         count=_truthy(params.get("count")),

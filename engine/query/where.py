@@ -14,6 +14,18 @@ from engine.wire import GeoPoint, Pointer, Polygon, Value, decode, decode_geopoi
 
 MAX_REGEX_LENGTH = 1024
 MAX_DEPTH = 32
+# A key names a field, then at most 31 levels inside it: a real schema never nests that deep, and every level
+# costs SQL and a JSON walk per row.
+MAX_PATH_SEGMENTS = 32
+MAX_KEY_LENGTH = 256  # a whole dotted key, as written in the query
+# Keys and operators in one where (subqueries and $or branches included), and JSON values inside operator
+# arguments (list items, members of object values) over the whole where. Far above what an SDK sends; they keep
+# parsing, compiling and matching bounded whatever the body size allows.
+MAX_WHERE_TERMS = 2_000
+MAX_WHERE_VALUES = 100_000
+MAX_VALUE_DEPTH = 64  # nesting of one value, as wire.MAX_NESTING for request data
+MAX_TEXT_TERM = 1024  # a $text $term, matched against every candidate row
+_INT64 = 2**63
 MAX_LIST_VALUES = 10_000  # $in/$nin/$all/$containedBy; a longer list is a denial-of-service, not a query
 EARTH_RADIUS_KM = 6371.0
 EARTH_RADIUS_MILES = 3958.8
@@ -201,12 +213,20 @@ def parse_where(data: object, *, master: bool = False) -> Where:
 class _Parser:
     def __init__(self, master: bool) -> None:
         self.master = master
+        self.terms = 0
+        self.values = 0
+
+    def _term(self) -> None:
+        self.terms += 1
+        if self.terms > MAX_WHERE_TERMS:
+            raise ParseError(ErrorCode.INVALID_QUERY, f"query has more than {MAX_WHERE_TERMS} keys and operators")
 
     def top(self, data: Mapping[str, Any], depth: int) -> Where:
         if depth > MAX_DEPTH:
             raise ParseError(ErrorCode.INVALID_QUERY, "query is too deeply nested")
         parts: list[Where] = []
         for key, value in data.items():
+            self._term()
             if key in ("$or", "$and", "$nor"):
                 parts.append(self._logical(key, value, depth))
             elif key == "$relatedTo":
@@ -232,6 +252,7 @@ class _Parser:
     def _related_to(self, value: object) -> Where:
         if not isinstance(value, Mapping) or not isinstance(value.get("key"), str):
             raise ParseError(ErrorCode.INVALID_JSON, "bad $relatedTo")
+        _check_key_size(value["key"])
         owner = decode(value.get("object"))
         if not isinstance(owner, Pointer):
             raise ParseError(ErrorCode.INVALID_JSON, "bad $relatedTo")
@@ -240,7 +261,8 @@ class _Parser:
     def _path(self, key: str) -> Path:
         if key == "ACL":
             raise ParseError(ErrorCode.INVALID_QUERY, "Cannot query on ACL.")
-        if not _KEY_RE.match(key) or len(key) > 256:
+        _check_key_size(key)
+        if not _KEY_RE.match(key):
             raise ParseError(ErrorCode.INVALID_KEY_NAME, f"Invalid key name: {key}")
         if key.startswith("_") and key not in _QUERYABLE_INTERNALS and not self.master:
             raise ParseError(ErrorCode.INVALID_KEY_NAME, f"Invalid key name: {key}")
@@ -257,7 +279,13 @@ class _Parser:
             for k in value:
                 if str(k).startswith("$"):
                     raise ParseError(ErrorCode.INVALID_JSON, f"bad atom: {k}")
-        return decode(value)
+        self.values += _value_size(value)
+        if self.values > MAX_WHERE_VALUES:
+            raise ParseError(ErrorCode.INVALID_QUERY, f"query holds more than {MAX_WHERE_VALUES} values")
+        try:
+            return _fit_numbers(decode(value))
+        except OverflowError as exc:  # a date whose time zone moves it out of years 1..9999
+            raise ParseError(ErrorCode.INVALID_JSON, "a date in the query is out of range") from exc
 
     def _constraints(self, path: Path, spec: Mapping[str, Any], depth: int) -> Where:
         parts: list[Where] = []
@@ -273,6 +301,7 @@ class _Parser:
                     d = d / EARTH_RADIUS_KM
                 distance = float(d)
         for op, arg in spec.items():
+            self._term()
             if op in ("$maxDistance", "$maxDistanceInRadians", "$maxDistanceInMiles", "$maxDistanceInKilometers"):
                 if "$nearSphere" not in spec:
                     raise ParseError(ErrorCode.INVALID_JSON, f"{op} needs $nearSphere")
@@ -290,7 +319,7 @@ class _Parser:
         if isinstance(arg, list) and len(arg) > MAX_LIST_VALUES:
             raise ParseError(ErrorCode.INVALID_QUERY, f"{op} accepts at most {MAX_LIST_VALUES} values")
         if op in ("$lt", "$lte", "$gt", "$gte"):
-            return Compare(path, op[1:], self._comparable(arg))
+            return Compare(path, op[1:], self._comparable(op, arg))
         if op in ("$eq", "$ne"):
             return Compare(path, op[1:], self._atom(arg))
         if op in ("$in", "$nin"):
@@ -329,13 +358,14 @@ class _Parser:
         if op in ("$select", "$dontSelect"):
             if not isinstance(arg, Mapping) or not isinstance(arg.get("key"), str):
                 raise ParseError(ErrorCode.INVALID_QUERY, f"improper usage of {op}")
+            _check_key_size(arg["key"])
             cls, where = self._subquery(arg.get("query"), depth)
             return Select(path, cls, where, arg["key"], negate=op == "$dontSelect")
         raise ParseError(ErrorCode.INVALID_QUERY, f"bad constraint: {op}")
 
-    def _comparable(self, arg: object) -> Value:
+    def _comparable(self, op: str, arg: object) -> Value:
         if isinstance(arg, Mapping) and "$relativeTime" in arg:
-            return relative_time(arg["$relativeTime"])
+            return relative_time(arg["$relativeTime"], op)
         value = self._atom(arg)
         if isinstance(value, list | dict):
             raise ParseError(ErrorCode.INVALID_JSON, "bad comparison value")
@@ -412,6 +442,8 @@ class _Parser:
         term = search.get("$term")
         if not isinstance(term, str):
             raise ParseError(ErrorCode.INVALID_JSON, "bad $text: $term, should be string")
+        if len(term) > MAX_TEXT_TERM:
+            raise ParseError(ErrorCode.INVALID_QUERY, f"$text $term is longer than {MAX_TEXT_TERM} characters")
         lang = search.get("$language")
         if lang is not None and not isinstance(lang, str):
             raise ParseError(ErrorCode.INVALID_JSON, "bad $text: $language, should be string")
@@ -442,29 +474,82 @@ _RELATIVE_UNITS = {
 }
 
 
-def relative_time(text: object) -> datetime:
-    """Parse's `$relativeTime`: "in 2 days", "3 hours ago", "now"."""
+def relative_time(text: object, op: str = "$lt") -> datetime:
+    """Parse's `$relativeTime`: "in 2 days", "3 hours ago", "now"; errors as Parse words them."""
     if not isinstance(text, str) or len(text) > 200:
-        raise ParseError(ErrorCode.INVALID_JSON, "$relativeTime should be a string")
+        raise ParseError(ErrorCode.INVALID_JSON, f"bad $relativeTime ({op}) value")
     words = text.lower().split()
-    if words == ["now"]:
-        return now()
     future = bool(words) and words[0] == "in"
     past = bool(words) and words[-1] == "ago"
-    if future == past:
-        raise ParseError(ErrorCode.INVALID_JSON, "bad $relativeTime: time should either be in the future or past")
+    if not future and not past and words != ["now"]:
+        raise _bad_relative(op, "Time should either start with 'in' or end with 'ago'")
+    if future and past:
+        raise _bad_relative(op, "Time cannot have both 'in' and 'ago'")
     body = words[1:] if future else words[:-1]
-    if not body or len(body) % 2:
-        raise ParseError(ErrorCode.INVALID_JSON, "bad $relativeTime: invalid interval")
-    seconds = 0.0
+    if len(body) % 2:
+        raise _bad_relative(op, "Invalid time string. Dangling unit or number.")
+    seconds = 0
     for amount, unit in zip(body[::2], body[1::2], strict=True):
-        try:
-            n = float(amount)
-        except ValueError as exc:
-            raise ParseError(ErrorCode.INVALID_JSON, f"bad $relativeTime: '{amount}' is not a number") from exc
-        if unit not in _RELATIVE_UNITS or not math.isfinite(n):
-            raise ParseError(ErrorCode.INVALID_JSON, f"bad $relativeTime: invalid unit '{unit}'")
-        seconds += n * _RELATIVE_UNITS[unit]
-    delta = timedelta(seconds=seconds)
-    return now() + delta if future else now() - delta
+        seconds += _whole_number(op, amount) * _relative_unit(op, unit)
+    try:
+        delta = timedelta(seconds=seconds)
+        return now() + delta if future else now() - delta
+    except OverflowError as exc:
+        raise _bad_relative(op, "The resulting date is out of range.") from exc
 
+
+def _bad_relative(op: str, info: str) -> ParseError:
+    return ParseError(ErrorCode.INVALID_JSON, f"bad $relativeTime ({op}) value. {info}")
+
+
+def _whole_number(op: str, amount: str) -> int:
+    # Parse requires Number(amount) to be an integer: "2" and "2e3" are, "1.5" and "x" are not.
+    try:
+        n = float(amount)
+    except ValueError:
+        n = math.nan
+    if not math.isfinite(n) or not n.is_integer():
+        raise _bad_relative(op, f"'{amount}' is not an integer.")
+    return int(n)
+
+
+def _relative_unit(op: str, unit: str) -> int:
+    if unit not in _RELATIVE_UNITS:
+        raise _bad_relative(op, f"Invalid interval: '{unit}'")
+    return _RELATIVE_UNITS[unit]
+
+
+def _check_key_size(key: str) -> None:
+    """Refused before any other work: a key longer, or nested deeper, than any schema has."""
+    if len(key) > MAX_KEY_LENGTH:
+        raise ParseError(ErrorCode.INVALID_KEY_NAME, f"Invalid key name: {key[:64]}... (longer than {MAX_KEY_LENGTH})")
+    if key.count(".") >= MAX_PATH_SEGMENTS:
+        raise ParseError(ErrorCode.INVALID_QUERY,
+                         f"Invalid key {key[:64]}...: a key has at most {MAX_PATH_SEGMENTS} dotted parts")
+
+
+def _value_size(value: object) -> int:
+    """JSON values in ``value``, counted without recursion; deeper than MAX_VALUE_DEPTH is refused."""
+    size = 0
+    stack: list[tuple[object, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        size += 1
+        if depth > MAX_VALUE_DEPTH:
+            raise ParseError(ErrorCode.INVALID_JSON, "query value is too deeply nested")
+        if isinstance(item, Mapping):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend((v, depth + 1) for v in item)
+    return size
+
+
+def _fit_numbers(value: Value) -> Value:
+    """An integer past 64 bits becomes the double a JavaScript client (and every store) would compare."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value) if not -_INT64 <= value < _INT64 else value
+    if isinstance(value, list):
+        return [_fit_numbers(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _fit_numbers(v) for k, v in value.items()}
+    return value

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import base64
 import math
+import sqlite3
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import closing
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +21,7 @@ from engine.errors import ErrorCode, ParseError
 from engine.query.match import near_node, search_terms
 from engine.query.options import SortKey
 from engine.query.where import (
+    MAX_PATH_SEGMENTS,
     All,
     And,
     Compare,
@@ -70,6 +73,10 @@ from engine.wire import Bytes, File, GeoPoint, Pointer, Polygon, RelationRef, Va
 Pred = Callable[[Node], str]
 
 _SYMBOLS = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
+# What one where may compile to: far above what an SDK's queries need (those are a few kB), low enough that
+# SQLite prepares the statement in about a second on a slow machine.
+MAX_SQL_LENGTH = 500_000
+MAX_PARAMS = 10_000
 
 
 # ---- the compiler ----
@@ -105,6 +112,8 @@ class Compiler:
     # ---- candidates ----
 
     def candidates(self, path: Path) -> Cands:
+        if len(path) > MAX_PATH_SEGMENTS:
+            raise ParseError(ErrorCode.INVALID_QUERY, f"a query key has at most {MAX_PATH_SEGMENTS} dotted parts")
         head, rest = path[0], path[1:]
         node = head_node(self.cls, head)
         if not rest:
@@ -115,52 +124,67 @@ class Compiler:
         if object_head and len(rest) == 1:
             # A declared Object is a plain object (or null, or absent): its key is one JSON path away.
             return Cands(node=node.child(rest[0]))
-        branches = self._walk(node, rest, [], [], plain=False, no_array=object_head)
-        selects = []
-        for froms, conds, found in branches:
-            sql = f"SELECT {found.t if found else 'NULL'} AS t, {found.v if found else 'NULL'} AS v"
-            if froms:
-                sql += " FROM " + ", ".join(froms)
-            where = and_(*conds)
-            if where != "1":
-                sql += f" WHERE {where}"
-            selects.append(sql)
-        return Cands(union=" UNION ALL ".join(selects))
+        # One level per key, each a single SELECT reading the previous level once, by name. SQLite copies a
+        # common table expression into every place that names it, so a level naming the previous one twice (or
+        # branches unrolled into a UNION ALL) would make the statement 2^depth (3^depth) large.
+        ctes: list[str] = []
+        source: str | None = None
+        no_array = object_head
+        for key in rest[:-1]:
+            name = self._alias("w")
+            ctes.append(f"{name}(t, v) AS MATERIALIZED ({self._step(node, key, source, no_array=no_array)})")
+            node, source, no_array = row_node(name, "t", "v"), name, False
+        return Cands(union=self._step(node, rest[-1], source, no_array=no_array), ctes=tuple(ctes))
 
-    def _walk(
-        self, node: Node, keys: Path, froms: list[str], conds: list[str], *, plain: bool, no_array: bool
-    ) -> list[tuple[list[str], list[str], Node | None]]:
-        """match._walk unrolled: (FROM items, conditions, candidate or None for MISSING) per branch."""
-        if not keys:
-            return [(froms, conds, node)]
-        key = keys[0]
-        out: list[tuple[list[str], list[str], Node | None]] = []
+    def _step(self, node: Node, key: str, source: str | None, *, no_array: bool) -> str:
+        """One key of match._walk: rows (t, v) of every value ``key`` reaches from ``node`` (read from the rows of
+        ``source``, or from the outer row), t NULL for MISSING. Each row of ``node`` yields, by kind: its own child
+        (or MISSING) unless it is an array; for an array, the item at a numeric key, and the child (or MISSING) of
+        each plain-object element. A MISSING row is no array and has no child, so it stays one MISSING row."""
         child = node.child(key)
-        has = and_("1" if plain else node.plain_object(), f"{child.t} IS NOT NULL")
-        out += self._walk(child, keys[1:], froms, [*conds, has], plain=False, no_array=False)
-        is_array = "0" if plain or no_array else node.is_("array")
-        # An array yields no MISSING of its own: only its object elements do, below.
-        out.append((froms, [*conds, not_(or_(has, is_array))], None))
+        has = and_(node.plain_object(), f"{child.t} IS NOT NULL")
+        own_t, own_v = ("NULL", "NULL") if has == "0" else (f"CASE WHEN {has} THEN {child.t} END",
+                                                            f"CASE WHEN {has} THEN {child.v} END")
+        is_array = "0" if no_array else node.is_("array")
         if is_array == "0":
-            return out
+            return f"SELECT {own_t} AS t, {own_v} AS v" + (f" FROM {source}" if source else "")
+        kind, alias = self._alias("k"), self._alias("w")
+        element = row_node(alias, "type", "value")
+        found = element.child(key)
         if key.isdigit() and key.isascii():
             item = node.item(int(key))
-            out += self._walk(item, keys[1:], froms, [*conds, is_array, f"{item.t} IS NOT NULL"],
-                              plain=False, no_array=False)
-        alias = self._alias("w")
-        element = row_node(alias, "type", "value")
-        out += self._walk(element, keys, [*froms, node.elements(alias)],
-                          [*conds, is_array, element.plain_object()], plain=True, no_array=False)
-        return out
+            kinds, item_t, item_v, item_cond = "[0,1,2]", item.t, item.v, f"{item.t} IS NOT NULL"
+        else:
+            kinds, item_t, item_v, item_cond = "[0,2]", "NULL", "NULL", "0"
+        elements = f"CASE WHEN {kind}.value = 2 AND {is_array} THEN {node.root} END"
+        sql = (f"SELECT CASE {kind}.value WHEN 0 THEN {own_t} WHEN 1 THEN {item_t} ELSE {found.t} END AS t, "
+               f"CASE {kind}.value WHEN 0 THEN {own_v} WHEN 1 THEN {item_v} ELSE {found.v} END AS v FROM ")
+        sql += f"{source}, " if source else ""
+        sql += f"json_each('{kinds}') AS {kind} LEFT JOIN json_each({elements}, {sql_str(node.jpath)}) AS {alias}"
+        where = or_(and_(f"{kind}.value = 0", not_(is_array)),
+                    and_(f"{kind}.value = 1", is_array, item_cond),
+                    and_(f"{kind}.value = 2", element.plain_object()))
+        return f"{sql} WHERE {where}"
 
     def any_candidate(self, cands: Cands, pred: Pred) -> str:
+        return self.every_value_found(cands, [pred])
+
+    def every_value_found(self, cands: Cands, preds: Sequence[Pred]) -> str:
+        """Each pred holds for some candidate. The candidates are listed once and scanned once, however many
+        preds there are ($all): naming them once per pred would copy their SQL once per pred."""
         if cands.node is not None:
-            return pred(cands.node)
+            node = cands.node
+            return and_(*(pred(node) for pred in preds))
         alias = self._alias("c")
-        inner = pred(row_node(alias, "t", "v"))
-        if inner == "0":
+        row = row_node(alias, "t", "v")
+        inners = [pred(row) for pred in preds]
+        if "0" in inners:
             return "0"
-        return f"EXISTS (SELECT 1 FROM ({cands.union}) AS {alias} WHERE {inner})"
+        rows = f"FROM ({cands.union}) AS {alias}"
+        if len(inners) == 1:
+            return f"EXISTS ({_with(cands.ctes)}SELECT 1 {rows} WHERE {inners[0]})"
+        found = and_(*(f"max(coalesce({inner}, 0))" for inner in inners))
+        return f"coalesce(({_with(cands.ctes)}SELECT {found} {rows}), 0)"
 
     def item_or_self(self, node: Node, pred: Pred) -> str:
         """pred holds for the value or, when it is an array, for one of its elements (match._items)."""
@@ -179,17 +203,27 @@ class Compiler:
     # ---- the tree ----
 
     def where(self, where: Where) -> str:
+        sql = self._node(where)
+        # Compiling is linear, but SQLite's planning of one statement is not (long OR lists, a named-parameter
+        # lookup per parameter), and it caps json_each references at 65535: a larger where is refused up front.
+        if len(sql) > MAX_SQL_LENGTH or len(self.params) > MAX_PARAMS:
+            raise ParseError(ErrorCode.INVALID_QUERY, "query is too complex")
+        if sql.count("(") > _SHALLOW:
+            _check_parses(sql)
+        return sql
+
+    def _node(self, where: Where) -> str:
         match where:
             case MatchAll():
                 return "1"
             case MatchNone():
                 return "0"
             case And(items):
-                return and_(*(self.where(w) for w in items))
+                return and_(*(self._node(w) for w in _flat(And, items)))
             case Or(items):
-                return or_(*(self.where(w) for w in items))
+                return or_(*(self._node(w) for w in _flat(Or, items)))
             case Nor(items):
-                return not_(or_(*(self.where(w) for w in items)))
+                return not_(or_(*(self._node(w) for w in items)))
             case Compare(path, op, value):
                 cands = self.candidates(path)
                 if op == "eq":
@@ -212,8 +246,8 @@ class Compiler:
             case All(path, values):
                 if not values:
                     return "0"  # Mongo's {$all: []} matches nothing
-                cands = self.candidates(path)
-                return and_(*(self.regex(cands, v) if isinstance(v, Regex) else self.equals(cands, v) for v in values))
+                return self.every_value_found(self.candidates(path), [self._regex_pred(v) if isinstance(v, Regex)
+                                                                      else self._equals_pred(v) for v in values])
             case ContainedBy(path, values):
                 return self.contained_by(self.candidates(path), values)
             case Regex(path):
@@ -246,9 +280,12 @@ class Compiler:
 
     def equals(self, cands: Cands, value: Value) -> str:
         """match._eq: a candidate equals the value, or is an array holding it; a missing one equals null."""
+        return self.any_candidate(cands, self._equals_pred(value))
+
+    def _equals_pred(self, value: Value) -> Pred:
         if value is None:
-            return self.any_candidate(cands, lambda n: or_(n.missing(), self.item_or_self(n, lambda x: x.is_("null"))))
-        return self.any_candidate(cands, lambda n: self.item_or_self(n, lambda x: self.value_equals(x, value)))
+            return lambda n: or_(n.missing(), self.item_or_self(n, lambda x: x.is_("null")))
+        return lambda n: self.item_or_self(n, lambda x: self.value_equals(x, value))
 
     def equals_any(self, cands: Cands, values: Sequence[Value]) -> str:
         """$in: equals one of the values; strings and numbers are tested as one SQL IN list each."""
@@ -260,9 +297,17 @@ class Compiler:
         return self.any_candidate(cands, lambda n: self.item_or_self(n, pred))
 
     def _one_of(self, values: Sequence[Value]) -> Pred:
+        """match._eq against a list. Values a row compares by one SQL value (strings, numbers, dates, files,
+        pointers) are each tested as one IN over a bound JSON list: an OR per value would make SQLite's planning
+        time grow with the square of the list."""
         strings = list(dict.fromkeys(v for v in values if isinstance(v, str)))
         numbers = [_bindable(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
-        others = [v for v in values if isinstance(v, bool) or not isinstance(v, str | int | float)]
+        # A date between milliseconds equals no stored date (date_compare), so only whole ones are listed.
+        dates = list(dict.fromkeys(format_date(v) for v in values if isinstance(v, datetime) and _exact_ms(v)))
+        files = list(dict.fromkeys(v.name for v in values if isinstance(v, File)))
+        pointers = list(dict.fromkeys((v.class_name, v.object_id) for v in values if isinstance(v, Pointer)))
+        others = [v for v in values if isinstance(v, bool) or not isinstance(v, str | int | float | datetime | File
+                                                                              | Pointer)]
 
         def pred(x: Node) -> str:
             parts = []
@@ -271,10 +316,30 @@ class Compiler:
                 parts.append(and_(f"{x.v} IN {listed}", x.is_("text")))
             if numbers and x.shape in (ANY, NO_ARRAY):
                 parts.append(and_(f"{x.v} IN {self._listed(numbers)}", f"{x.t} IN ('integer','real')"))
+            if dates and x.typed("Date") != "0":
+                text = x.v if x.shape == DATE_COLUMN else x.get(label("iso"))
+                parts.append(and_(x.typed("Date"), f"{text} IN {self._listed(dates)}"))
+            if files and x.typed("File") != "0":
+                parts.append(and_(x.typed("File"), f"{x.get(label('name'))} IN {self._listed(files)}"))
+            if pointers and x.typed("Pointer") != "0":
+                parts.append(self._pointer_in(x, pointers))
             parts.extend(self.value_equals(x, v) for v in others)
             return or_(*parts)
 
         return pred
+
+    def _pointer_in(self, x: Node, pointers: list[tuple[str, str]]) -> str:
+        cls_expr, oid_expr = x.get(label("className")), x.get(label("objectId"))
+        if len(pointers) == 1:
+            (class_name, object_id), = pointers
+            return and_(x.typed("Pointer"), f"{cls_expr} = {self.param(class_name)}",
+                        f"{oid_expr} = {self.param(object_id)}")
+        listed = self.param(dumps([list(p) for p in pointers]))
+        # The objectId alone first: that is what an index on a pointer field holds.
+        return and_(x.typed("Pointer"),
+                    f"{oid_expr} IN (SELECT json_extract(value, '$[1]') FROM json_each({listed}))",
+                    f"({cls_expr}, {oid_expr}) IN "
+                    f"(SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each({listed}))")
 
     def _listed(self, values: list[Any]) -> str:
         if len(values) == 1:
@@ -320,16 +385,42 @@ class Compiler:
             return and_(*parts)
         if isinstance(value, RelationRef):
             return and_(x.typed("Relation"), f"{x.get(label('className'))} = {self.param(value.class_name)}")
-        if isinstance(value, Mapping):
-            count = f"(SELECT count(*) FROM json_each({x.root}, {sql_str(x.jpath)}))"
-            parts = [x.plain_object(), f"{count} = {len(value)}"]
-            parts += [self.value_equals(x.child(str(k)), v) for k, v in value.items()]
-            return and_(*parts)
-        if isinstance(value, list | tuple):
-            parts = [x.is_("array"), f"json_array_length({x.root}, {sql_str(x.jpath)}) = {len(value)}"]
-            parts += [self.value_equals(x.item(i), v) for i, v in enumerate(value)]
-            return and_(*parts)
+        if isinstance(value, Mapping | list | tuple):
+            return self._container_equals(x, value)
         return "0"
+
+    def _container_equals(self, x: Node, value: Mapping[str, Value] | list[Value] | tuple[Value, ...]) -> str:
+        """match.values_equal for an object or array value. Its nested containers are joined as rows of one
+        json_each each, keyed by member name or index and read from their parent's row: the SQL stays linear in
+        the value and a subquery deep per _JOIN_ROWS containers (JSON paths from ``x`` would grow with every
+        level, and a subquery per level would overflow SQLite's parser)."""
+        conds: list[str] = []
+        scope = _Scope()
+        self._shape_equals(x, value, conds, scope)
+        return and_(*conds, scope.exists())
+
+    def _shape_equals(self, x: Node, value: Mapping[str, Value] | list[Value] | tuple[Value, ...], conds: list[str],
+                      scope: _Scope) -> None:
+        """Conditions for ``x`` equal to the container ``value`` go to ``conds``; rows for its nested containers,
+        with the conditions on them, to ``scope``."""
+        size = f"(SELECT count(*) FROM json_each({x.root}, {sql_str(x.jpath)}))"
+        if isinstance(value, Mapping):
+            conds += [x.plain_object(), f"{size} = {len(value)}"]
+            members: list[tuple[str | int, Value]] = [(str(k), v) for k, v in value.items()]
+        else:
+            conds += [x.is_("array"), f"json_array_length({x.root}, {sql_str(x.jpath)}) = {len(value)}"]
+            members = list(enumerate(value))
+        for key, member in members:
+            if not isinstance(member, Mapping | list | tuple):
+                child = x.child(key) if isinstance(key, str) else x.item(key)
+                conds.append(self.value_equals(child, member))
+                continue
+            # SQLite joins at most 64 tables: a full scope hands the member to one nested beside it.
+            into = scope if len(scope.froms) < _JOIN_ROWS else scope.nested()
+            alias = self._alias("r")
+            into.froms.append(f"json_each({x.root}, {sql_str(x.jpath)}) AS {alias}")
+            into.conds.append(f"{alias}.key = {key}" if isinstance(key, int) else f"{alias}.key = {self.param(key)}")
+            self._shape_equals(row_node(alias, "type", "value"), member, into.conds, into)
 
     # ---- order comparisons ----
 
@@ -396,9 +487,12 @@ class Compiler:
         return not_(self.any_candidate(cands, violation))
 
     def regex(self, cands: Cands, node: Regex) -> str:
+        return self.any_candidate(cands, self._regex_pred(node))
+
+    def _regex_pred(self, node: Regex) -> Pred:
         pattern, options = self.param(node.pattern), self.param(node.options)
-        return self.any_candidate(cands, lambda n: self.item_or_self(n, lambda x: and_(
-            x.is_("text"), f"parse_regexp({pattern}, {options}, {x.v})")))
+        return lambda n: self.item_or_self(n, lambda x: and_(
+            x.is_("text"), f"parse_regexp({pattern}, {options}, {x.v})"))
 
     def text(self, cands: Cands, node: Text) -> str:
         positives, phrases, _ = search_terms(node.term, node.case_sensitive, node.diacritic_sensitive)
@@ -454,6 +548,63 @@ class Compiler:
         if column is None:
             return []
         return [f"parse_sort_path({column}, {self.param(dumps(list(path)))})"]
+
+
+_JOIN_ROWS = 48
+
+
+class _Scope:
+    """One subquery joining rows of nested containers of an equality value, and its nested scopes."""
+
+    def __init__(self) -> None:
+        self.froms: list[str] = []
+        self.conds: list[str] = []
+        self.children: list[_Scope] = []
+
+    def nested(self) -> _Scope:
+        child = _Scope()
+        self.children.append(child)
+        return child
+
+    def exists(self) -> str:
+        conds = [*self.conds, *(c.exists() for c in self.children)]
+        if not self.froms:
+            return and_(*conds)
+        return f"EXISTS (SELECT 1 FROM {', '.join(self.froms)} WHERE {and_(*conds)})"
+
+
+_SHALLOW = 40  # fewer parentheses than this cannot nest deep enough to trouble SQLite's parser
+_TOO_DEEP = ("parser stack overflow", "Expression tree is too large")
+
+
+def _check_parses(sql: str) -> None:
+    """SQLite's parser has a fixed stack (100 entries): a where nesting $or/$and alternately, around deep paths
+    and values, can exceed it. Only parsing is tried here, on a private in-memory database whose missing tables
+    end the attempt right after the parse; what fails to parse is refused as a query, never a server error."""
+    with closing(sqlite3.connect(":memory:")) as conn:
+        try:
+            # Three parentheses of headroom for the statement the store wraps around the condition.
+            conn.execute(f"SELECT 1 WHERE ((({sql})))")
+        except sqlite3.Error as exc:
+            if any(reason in str(exc) for reason in _TOO_DEEP):
+                raise ParseError(ErrorCode.INVALID_QUERY, "query is too deeply nested") from None
+
+
+def _flat(kind: type[And] | type[Or], items: tuple[Where, ...]) -> list[Where]:
+    """An $or inside an $or (an $and inside an $and) is one longer list: no SQL nesting, no parser depth."""
+    out: list[Where] = []
+    stack = list(reversed(items))
+    while stack:
+        item = stack.pop()
+        if isinstance(item, kind):
+            stack.extend(reversed(item.items))
+        else:
+            out.append(item)
+    return out
+
+
+def _with(ctes: Sequence[str]) -> str:
+    return f"WITH {', '.join(ctes)} " if ctes else ""
 
 
 def _column(head: str) -> str | None:

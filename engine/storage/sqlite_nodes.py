@@ -58,13 +58,27 @@ def json_get(root: str, jpath: str) -> str:
     return f"json_extract({root}, {sql_str(jpath)})"
 
 
+# SQLite parses "a AND b AND c ..." as a chain as deep as it is long and refuses expressions deeper than 1000;
+# longer lists are grouped into a balanced tree of at most this many terms per group.
+_GROUP = 16
+
+
+def _joined(op: str, kept: list[str]) -> str:
+    if len(kept) == 1:
+        return kept[0]
+    if len(kept) > _GROUP:
+        step = -(-len(kept) // _GROUP)
+        kept = [_joined(op, kept[i:i + step]) for i in range(0, len(kept), step)]
+    return "(" + f" {op} ".join(kept) + ")"
+
+
 def and_(*parts: str) -> str:
     if "0" in parts:
         return "0"
     kept = [p for p in parts if p != "1"]
     if not kept:
         return "1"
-    return kept[0] if len(kept) == 1 else "(" + " AND ".join(kept) + ")"
+    return _joined("AND", kept)
 
 
 def or_(*parts: str) -> str:
@@ -73,14 +87,17 @@ def or_(*parts: str) -> str:
     kept = [p for p in parts if p != "0"]
     if not kept:
         return "0"
-    return kept[0] if len(kept) == 1 else "(" + " OR ".join(kept) + ")"
+    return _joined("OR", kept)
 
 
 def not_(part: str) -> str:
-    # SQL's NULL would make NOT NULL unknown; match.py's negations are two-valued.
+    # SQL's NULL would make NOT NULL unknown; match.py's negations are two-valued. "IS NOT 1" is that without a
+    # function call per negation, which SQLite's parser stack (100 deep) would run out of in a nested $nor. Every
+    # part is a primary, a comparison or a parenthesized group (and_/or_), and IS is left-associative at the
+    # loosest comparison level, so no part needs parentheses of its own.
     if part in ("0", "1"):
         return "1" if part == "0" else "0"
-    return f"NOT coalesce({part}, 0)"
+    return f"{part} IS NOT 1"
 
 
 # ---- nodes: one candidate value, as SQL expressions ----
@@ -171,10 +188,12 @@ MISSING_NODE = Node("NULL", "NULL", "NULL", "$")
 
 @dataclass(frozen=True, slots=True)
 class Cands:
-    """The candidates of a path: one node, or (through arrays) the rows (t, v) of a UNION ALL subquery."""
+    """The candidates of a path: one node, or (through arrays) the rows (t, v) of a UNION ALL subquery, which
+    reads the named common table expressions ``ctes`` (one per level of the path before the last)."""
 
     node: Node | None = None
     union: str | None = None
+    ctes: tuple[str, ...] = ()
 
 
 def declared_type(cls: ClassDef | None, name: str) -> FieldType | None:
