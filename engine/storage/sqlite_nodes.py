@@ -227,8 +227,8 @@ def index_expression(cls: ClassDef, key: str, unique: bool) -> str:
     for part in path[1:]:
         node = node.child(part)
     kind = declared_type(cls, path[0]) if len(path) == 1 else None
-    part = _INDEXED_PART.get(kind) if kind is not None else None
+    indexed = _INDEXED_PART.get(kind) if kind is not None else None
     # A unique index compares whole values, except a date, whose ISO text is the value.
-    if part is not None and (not unique or kind is FieldType.DATE):
-        return node.get(label(part))
+    if indexed is not None and (not unique or kind is FieldType.DATE):
+        return node.get(label(indexed))
     return node.v
