@@ -283,7 +283,7 @@ class _Parser:
         if self.values > MAX_WHERE_VALUES:
             raise ParseError(ErrorCode.INVALID_QUERY, f"query holds more than {MAX_WHERE_VALUES} values")
         try:
-            return _fit_numbers(decode(value))
+            return decode(_fit_numbers(value))
         except OverflowError as exc:  # a date whose time zone moves it out of years 1..9999
             raise ParseError(ErrorCode.INVALID_JSON, "a date in the query is out of range") from exc
 
@@ -544,7 +544,7 @@ def _value_size(value: object) -> int:
     return size
 
 
-def _fit_numbers(value: Value) -> Value:
+def _fit_numbers(value: Any) -> Any:
     """An integer past 64 bits becomes the double a JavaScript client (and every store) would compare."""
     if isinstance(value, int) and not isinstance(value, bool):
         return float(value) if not -_INT64 <= value < _INT64 else value
