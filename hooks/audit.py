@@ -13,7 +13,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from engine.cloud import AfterFindRequest, DeleteRequest, SaveRequest, TriggerRequest, after_delete, after_find, after_save
+from engine.cloud import (
+    AfterFindRequest,
+    DeleteRequest,
+    SaveRequest,
+    TriggerRequest,
+    after_delete,
+    after_find,
+    after_save,
+)
 from engine.cloud.audit import write_audit
 from engine.wire import decode_acl
 
