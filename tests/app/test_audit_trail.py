@@ -6,12 +6,9 @@ linear chain."""
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from engine.cli import verify_audit_chain
 from engine.cloud import DataApi, FunctionRequest
