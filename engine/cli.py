@@ -1,20 +1,27 @@
-"""Composition root: `sleeplab serve | schema check` — argv and environment → Settings → app → uvicorn."""
+"""Composition root: `sleeplab serve | schema check | audit verify` — argv and environment → Settings → app."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import fields
 from typing import TYPE_CHECKING
 
+from engine.cloud.audit import AUDIT_CLASS, ChainReport, verify_chain
 from engine.cloud.loader import HookImportError, load_hooks
 from engine.cloud.registry import Cloud
+from engine.pipeline.encode import Json, object_to_json
+from engine.query.options import FindOptions, SortKey
+from engine.query.where import Compare, Exists, conjoin
 from engine.schema.loader import SchemaFileError, load_schema_file
+from engine.schema.model import ClassDef
 from engine.settings import Settings, coerce_option, ensure_master_key, settings_from_env
-from engine.storage.registry import UnsupportedDatabase, effective_uri, is_persistent
+from engine.storage.base import StorageAdapter
+from engine.storage.registry import UnsupportedDatabase, effective_uri, is_persistent, open_adapter
 
 if TYPE_CHECKING:
     from engine.http.protocol import ConnectionLimits
@@ -36,6 +43,11 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("schema", help="schema tools")
     check.add_argument("action", choices=["check"])
     check.add_argument("path", nargs="?", default=None)
+    audit = sub.add_parser("audit", help="audit trail tools")
+    audit.add_argument("action", choices=["verify"])
+    audit.add_argument("--class", dest="audit_class", default=AUDIT_CLASS, help="the hash-chained class")
+    audit.add_argument("--database-uri", dest="database_uri", default=None,
+                       metavar="PARSE_SERVER_DATABASE_URI", help="the store to verify (default: the server's)")
     return parser
 
 
@@ -110,12 +122,59 @@ def serve(settings: Settings) -> int:
     return 0 if server.started else 3
 
 
+_PAGE = 1000
+
+
+async def _chain_rows(storage: StorageAdapter, cls: ClassDef) -> AsyncIterator[Json]:
+    """The class's sequenced rows in `seq` order, a page at a time, as the wire JSON they were hashed as."""
+    last: int | None = None
+    order = (SortKey(("seq",)), SortKey(("objectId",)))
+    while True:
+        where = conjoin(Exists(("seq",), True), *([Compare(("seq",), "gt", last)] if last is not None else []))
+        rows = await storage.find(cls, where, FindOptions(limit=_PAGE, order=order))
+        for row in rows:
+            yield object_to_json(cls, row)
+        if len(rows) < _PAGE:
+            return
+        seq = rows[-1].fields.get("seq")
+        if not isinstance(seq, int):
+            return
+        last = seq
+
+
+async def verify_audit_chain(uri: str, class_name: str) -> ChainReport:
+    storage = open_adapter(uri)
+    await storage.open()
+    try:
+        cls = next((c for c in await storage.load_schemas() if c.name == class_name), None)
+        if cls is None:
+            return ChainReport(0, f"class {class_name} does not exist in this store")
+        rows = [row async for row in _chain_rows(storage, cls)]
+        loose = await storage.find(cls, Exists(("seq",), False), FindOptions(limit=10))
+        return verify_chain(rows, [object_to_json(cls, row) for row in loose])
+    finally:
+        await storage.aclose()
+
+
+def audit_verify(uri: str, class_name: str) -> int:
+    """`sleeplab audit verify`: 0 and "chain intact, N entries", or 1 and the first altered/inserted/missing entry."""
+    try:
+        report = asyncio.run(verify_audit_chain(effective_uri(uri), class_name))
+    except (UnsupportedDatabase, ValueError) as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    print(report.describe(), file=sys.stdout if report.intact else sys.stderr)
+    return 0 if report.intact else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = _parser().parse_args(argv)
     if args.command == "schema":
         path = args.path or settings_from_env().schema_path
         return 0 if _check_schema(path) else 2
+    if args.command == "audit":
+        return audit_verify(args.database_uri or settings_from_env().database_uri, args.audit_class)
     try:
         settings = _settings(args)
     except ValueError as exc:

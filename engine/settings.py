@@ -95,6 +95,10 @@ class Settings:
         "SLEEPLAB_SERVER_ONLY_CLASSES", "Classes clients may read (per CLP) but never write; hooks write them.",
         ("AuditLog",),
     )
+    append_only_classes: tuple[str, ...] = _opt(
+        "SLEEPLAB_APPEND_ONLY_CLASSES", "Classes whose objects are never updated or deleted through any API, master "
+        "key included (no purge, no class drop, no field delete); empty turns it off.", ("AuditLog",),
+    )
     idempotency_paths: tuple[str, ...] = _opt(
         "SLEEPLAB_IDEMPOTENCY_PATHS", "Comma-separated path regexes (below the mount path) de-duplicated by "
         "X-Parse-Request-Id, e.g. `classes/.*,functions/.*`; empty turns it off.", (),

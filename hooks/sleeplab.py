@@ -1,4 +1,4 @@
-"""The sleep lab's own rules: every clinical write leaves an AuditLog row; study statuses are checked.
+"""The sleep lab's own rules: study statuses are checked (the audit trail is hooks/audit.py).
 
 Loaded with `sleeplab serve --cloud hooks` (what `make serve` does). The README walks through this file.
 """
@@ -7,20 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.cloud import (
-    DeleteRequest,
-    ErrorCode,
-    FunctionRequest,
-    ParseError,
-    SaveRequest,
-    after_delete,
-    after_save,
-    before_save,
-    define,
-)
-from engine.cloud.audit import write_audit
+from engine.cloud import ErrorCode, FunctionRequest, ParseError, SaveRequest, before_save, define
 
-AUDITED = ("PatientProfile", "SleepStudy", "TitrationLog", "Message", "Appointment")
 STUDY_STATUSES = ("scheduled", "in_progress", "preliminary", "final", "amended", "cancelled")
 
 
@@ -33,29 +21,6 @@ async def check_study(req: SaveRequest) -> None:
     original = req.original
     if original is not None and original.get("status") == "final" and study.get("results") != original.get("results"):
         study["status"] = "amended"
-
-
-async def _audit(req: SaveRequest | DeleteRequest, action: str) -> None:
-    obj = req.object
-    if req.user is None:
-        return  # master-key maintenance has no clinical actor; the server log records it
-    await write_audit(req.data, actor=req.user, action=action, entity_type=obj.class_name,
-                      entity_id=obj.object_id or "", summary=f"{action} {obj.class_name}",
-                      metadata={"fields": sorted(obj.dirty_keys() or obj.keys())})
-
-
-def _register(class_name: str) -> None:
-    @after_save(class_name)
-    async def audit_save(req: SaveRequest) -> None:
-        await _audit(req, "update" if req.original is not None else "create")
-
-    @after_delete(class_name)
-    async def audit_delete(req: DeleteRequest) -> None:
-        await _audit(req, "delete")
-
-
-for _name in AUDITED:
-    _register(_name)
 
 
 @define("studyHistory", validator={"requireUser": True, "fields": {"studyId": {"type": str, "required": True}}})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from engine.http.call import ApiCall, ApiResult, body_object
 from engine.schema.rest import class_to_json
+from engine.security.class_access import check_append_only_schema
 
 
 async def list_all(call: ApiCall) -> ApiResult:
@@ -24,11 +25,24 @@ async def create(call: ApiCall) -> ApiResult:
 
 async def update(call: ApiCall) -> ApiResult:
     call.require_master()
+    if _deletes_something(call):
+        # A field delete unsets it on every object; an index delete could drop the guard that keeps a chain linear.
+        check_append_only_schema(call.params["class_name"], call.services.settings.append_only_classes,
+                                 "deleting a field or an index")
     cls = await call.services.schemas.update_class(call.params["class_name"], body_object(call))
     return ApiResult(class_to_json(cls))
 
 
 async def delete(call: ApiCall) -> ApiResult:
     call.require_master()
+    check_append_only_schema(call.params["class_name"], call.services.settings.append_only_classes,
+                             "dropping the class")
     await call.services.schemas.delete_class(call.params["class_name"])
     return ApiResult({})
+
+
+def _deletes_something(call: ApiCall) -> bool:
+    body = body_object(call)
+    return any(isinstance(part, dict) and any(isinstance(spec, dict) and spec.get("__op") == "Delete"
+                                              for spec in part.values())
+               for part in (body.get("fields"), body.get("indexes")))

@@ -182,8 +182,14 @@ async def after_find(
     if hook is None:
         return results
     objects = objects_from_json(class_name, copy.deepcopy(results))
+    given = list(objects)
     req = await _request(svc, ctx, TriggerType.AFTER_FIND, class_name, objects=objects, is_get=is_get)
     returned = await run_trigger(hook, req, timeout=_timeout(svc), user_roles=ctx.auth.role_names)
+    if returned is None and len(objects) == len(given) and all(
+            a is b and not a.is_dirty() for a, b in zip(objects, given, strict=True)):
+        # A hook that only looked (an access log) keeps the results as they were, included objects whole:
+        # the CloudObject round trip would turn them back into pointers.
+        return results
     final = returned if isinstance(returned, list) else req.objects or []
     return [o.to_json() if isinstance(o, CloudObject) else o for o in final]
 

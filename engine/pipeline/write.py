@@ -19,7 +19,7 @@ from engine.query.where import Compare, Where, conjoin
 from engine.schema.model import ClassDef, is_valid_class_name
 from engine.security.acl import write_constraint
 from engine.security.auth import Auth
-from engine.security.class_access import check_class_access
+from engine.security.class_access import check_append_only, check_class_access
 from engine.security.clp import Op, check_class_permission, default_acl_entries
 from engine.storage.base import AddItems, Changes, Increment, RemoveItems, SetValue, StoredObject
 from engine.wire import ACL, Value, decode_acl, encode, format_date, new_object_id, now
@@ -80,6 +80,7 @@ def _default_acl(cls: ClassDef, auth: Auth) -> ACL | None:
 
 
 def _check_class_access(svc: Services, auth: Auth, class_name: str, op: Op) -> None:
+    check_append_only(class_name, op, svc.settings.append_only_classes)
     check_class_access(class_name, op, auth, svc.settings.server_only_classes)
 
 

@@ -1,4 +1,5 @@
-"""Class rules no CLP can express: master-only system classes, `_Installation` listing, server-only classes.
+"""Class rules no CLP can express: master-only system classes, `_Installation` listing, server-only classes,
+append-only classes.
 
 Parse Server checks these in `rest.js` (enforceRoleSecurity) before anything else, whatever the class's CLP
 says; here they are one function every entry point reaches (the pipeline's door, and LiveQuery's subscribe).
@@ -34,3 +35,22 @@ def check_class_access(class_name: str, op: Op, auth: Auth, server_only: tuple[s
                          "collection.")
     if class_name in server_only and op in _WRITES:
         raise ParseError(ErrorCode.OPERATION_FORBIDDEN, f"Clients may not write {class_name}; the server does.")
+
+
+def check_append_only(class_name: str, op: Op, append_only: tuple[str, ...]) -> None:
+    """119 for any change or removal of an append-only class's rows (an audit trail), master key included.
+
+    Checked before the master-key bypass on purpose: the master key is exactly what an insider would use to
+    rewrite history. Creates and reads stay governed by the other rules.
+    """
+    if class_name in append_only and op in (Op.UPDATE, Op.DELETE):
+        verb = "update" if op is Op.UPDATE else "delete"
+        raise ParseError(ErrorCode.OPERATION_FORBIDDEN,
+                         f"{class_name} is append-only: its objects cannot be {verb}d, even with the master key.")
+
+
+def check_append_only_schema(class_name: str, append_only: tuple[str, ...], what: str) -> None:
+    """119 for schema changes that would destroy an append-only class's data (drop the class, delete a field)."""
+    if class_name in append_only:
+        raise ParseError(ErrorCode.OPERATION_FORBIDDEN,
+                         f"{class_name} is append-only: {what} is refused, even with the master key.")

@@ -12,6 +12,12 @@ from engine.errors import ErrorCode, ParseError
 from engine.wire import format_date, new_object_id, now
 
 
+def _matches(row: Mapping[str, Any], key: str, value: Any) -> bool:
+    if isinstance(value, dict) and set(value) == {"$exists"}:
+        return (key in row) == bool(value["$exists"])
+    return bool(row.get(key) == value)
+
+
 @dataclass(frozen=True)
 class Call:
     op: str
@@ -40,7 +46,7 @@ class FakeAccess:
         self, class_name: str, where: Mapping[str, Any], options: Mapping[str, Any], *, master: bool
     ) -> list[CloudObject]:
         self._record("find", class_name, dict(where), dict(options), master=master)
-        rows = [r for r in self.table(class_name).values() if all(r.get(k) == v for k, v in where.items())]
+        rows = [r for r in self.table(class_name).values() if all(_matches(r, k, v) for k, v in where.items())]
         for key in reversed(str(options.get("order", "")).split(",")):
             if key:
                 field = key.lstrip("-")
@@ -51,7 +57,7 @@ class FakeAccess:
 
     async def count(self, class_name: str, where: Mapping[str, Any], *, master: bool) -> int:
         self._record("count", class_name, dict(where), master=master)
-        return sum(1 for r in self.table(class_name).values() if all(r.get(k) == v for k, v in where.items()))
+        return sum(1 for r in self.table(class_name).values() if all(_matches(r, k, v) for k, v in where.items()))
 
     async def get(self, class_name: str, object_id: str, *, master: bool) -> CloudObject:
         self._record("get", class_name, object_id, master=master)

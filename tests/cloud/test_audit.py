@@ -1,11 +1,11 @@
-"""write_audit: one AuditLog row with the master key, Parse field names, master-only ACL by default."""
+"""write_audit: one hash-chained AuditLog row with the master key, Parse field names, master-only ACL by default."""
 
 from __future__ import annotations
 
 import pytest
 
 from engine.cloud import CloudObject, DataApi
-from engine.cloud.audit import write_audit
+from engine.cloud.audit import GENESIS_HASH, entry_hash, verify_chain, write_audit
 from engine.wire import ACL, Pointer
 from tests.cloud.fakes import FakeAccess
 
@@ -17,16 +17,25 @@ async def test_audit_row_fields_and_master_key() -> None:
     row = await write_audit(api, actor=actor, action="update", entity_type="SleepStudy", entity_id="s1",
                             summary="changed AHI", metadata={"from": 4, "to": 6})
     assert row.object_id is not None
-    (call,) = access.calls
+    head, call = access.calls  # the chain's head is read first, then the entry appended after it
+    assert (head.op, head.class_name, head.master) == ("find", "AuditLog", True)
     assert (call.op, call.class_name, call.master) == ("create", "AuditLog", True)
-    assert call.args[0] == {
+    sent = dict(call.args[0])
+    logged_at = sent.pop("loggedAt")
+    assert logged_at["__type"] == "Date"
+    assert sent == {
         "actor": {"__type": "Pointer", "className": "_User", "objectId": "u1"},
+        "actorKind": "user",
         "action": "update",
         "entityType": "SleepStudy",
         "entityId": "s1",
+        "ids": ["s1"],
         "summary": "changed AHI",
         "metadata": {"from": 4, "to": 6},
         "ACL": {},
+        "seq": 1,
+        "prevHash": GENESIS_HASH,
+        "hash": entry_hash(call.args[0]),
     }
 
 
@@ -37,10 +46,13 @@ async def test_audit_actor_pointer_none_and_custom_acl() -> None:
                       summary="", acl=ACL(frozenset({"role:Auditor"})))
     await write_audit(api, actor=None, action="purge", entity_type="Night", entity_id="*", summary="nightly job",
                       acl=None)
-    first, second = (c.args[0] for c in access.calls)
+    first, second = (c.args[0] for c in access.calls if c.op == "create")
     assert first["actor"]["objectId"] == "u2" and first["ACL"] == {"role:Auditor": {"read": True}}
     assert first["metadata"] == {}
-    assert "actor" not in second and "ACL" not in second
+    assert "actor" not in second and "ACL" not in second and second["actorKind"] == "system"
+    assert (second["seq"], second["prevHash"]) == (2, first["hash"])
+    rows = sorted(access.table("AuditLog").values(), key=lambda r: r["seq"])
+    assert verify_chain(rows).describe() == "chain intact, 2 entries"
 
 
 async def test_audit_refuses_bad_arguments() -> None:

@@ -78,6 +78,10 @@ RULES: tuple[Rule, ...] = (
          refused=FORBIDDEN, not_applicable={"livequery": LQ_READS_ONLY}),
     Rule("server-only AuditLog delete", "alice", "delete", "AuditLog", "audit", refused=FORBIDDEN,
          not_applicable={"livequery": LQ_READS_ONLY}),
+    Rule("append-only AuditLog update, even by the master key", "master", "update", "AuditLog", "audit",
+         body={"summary": "forged"}, refused=FORBIDDEN, not_applicable={"livequery": LQ_READS_ONLY}),
+    Rule("append-only AuditLog delete, even by the master key", "master", "delete", "AuditLog", "audit",
+         refused=FORBIDDEN, not_applicable={"livequery": LQ_READS_ONLY}),
     Rule("server-only public class create", "alice", "create", "Ledger", body={"n": 2}, refused=FORBIDDEN,
          not_applicable={"livequery": LQ_READS_ONLY}),
     Rule("server-only public class update", "alice", "update", "Ledger", "ledger", body={"n": 3},
@@ -188,8 +192,9 @@ def world() -> Iterator[World]:
             "deviceType": "ios", "installationId": "dev-1", "deviceToken": "tok-secret"}))["objectId"]
         ids["audit"] = _ok(c.post("/parse/classes/AuditLog", headers=hm, json={
             "actor": {"__type": "Pointer", "className": "_User", "objectId": ids["alice"]},
-            "entityType": "x", "entityId": "y", "action": "a", "summary": "s",
-            "ACL": {"*": {"read": True, "write": True}}}))["objectId"]
+            "entityType": "x", "entityId": "y", "action": "a", "summary": "s", "actorKind": "user", "ids": ["y"],
+            "loggedAt": {"__type": "Date", "iso": "2026-01-01T00:00:00.000Z"}, "seq": 1, "prevHash": "0" * 64,
+            "hash": "0" * 64, "ACL": {"*": {"read": True, "write": True}}}))["objectId"]
         ids["ledger"] = _ok(c.post("/parse/classes/Ledger", headers=hm, json={
             "n": 1, "ACL": {"*": {"read": True, "write": True}}}))["objectId"]
         closed = {op: {} for op in ("find", "count", "get", "create", "update", "delete", "addField")}
