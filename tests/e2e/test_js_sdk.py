@@ -19,6 +19,8 @@ import pytest
 from tests.e2e.server import ROOT, ServerProcess, free_port
 
 JS_DIR = ROOT / "tests" / "js"
+# The generic SDK suite runs on the template's schema; the sleep-lab app suite on the shipped one with hooks/.
+SEED_SCHEMA = ROOT / "tests" / "fixtures" / "sleeplab-seed-schema.json"
 NODE_TIMEOUT = 120.0
 
 
@@ -36,7 +38,7 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
     master_key = secrets.token_hex(24)
     server = ServerProcess(
         ["--master-key", master_key, "--app-id", app_id, "--database-uri", "memory://",
-         "--cloud", str(JS_DIR / "hooks"), "--idempotency-paths", "classes/.*,functions/.*,users,installations"],
+         "--schema", str(SEED_SCHEMA), "--cloud", str(JS_DIR / "hooks"), "--idempotency-paths", "classes/.*,functions/.*,users,installations"],
         {}, ROOT, tmp_path / "server.log", free_port())
     try:
         yield LiveServer(server.start().url, app_id, master_key)
