@@ -130,8 +130,9 @@ async def cpap_compliance(req: FunctionRequest) -> dict[str, Any]:
     where = {"patient": {"__type": "Pointer", "className": "PatientProfile", "objectId": patient.object_id},
              "nightDate": {"$gte": {"__type": "Date", "iso": first.isoformat().replace("+00:00", "Z")},
                            "$lte": {"__type": "Date", "iso": last.isoformat().replace("+00:00", "Z")}}}
-    pipeline: list[dict[str, Any]] = [{"$group": {"_id": "$nightDate", "minutes": {"$sum": "$usageMinutes"}, "ahi": {"$avg": "$ahi"}}},
-                {"$sort": {"_id": 1}}]
+    pipeline: list[dict[str, Any]] = [
+        {"$group": {"_id": "$nightDate", "minutes": {"$sum": "$usageMinutes"}, "ahi": {"$avg": "$ahi"}}},
+        {"$sort": {"_id": 1}}]
     groups = await req.data.aggregate("CPAPLog", pipeline, where, use_master=True)
     by_day = {_day(g.get("objectId", g.get("_id"))): g for g in groups}
     nights = (end - start).days + 1
