@@ -20,6 +20,7 @@ from hooks._clinic import (
     guard_server_owned,
     has_role,
     invalid,
+    on_care_team,
     pointer_id,
     profile,
     profile_user_id,
@@ -124,6 +125,11 @@ def _mean(values: list[float]) -> float | None:
 async def cpap_compliance(req: FunctionRequest) -> dict[str, Any]:
     """Nightly usage, average hours, AHI trend and the ≥ 4 h on ≥ 70 % of nights in 30 consecutive nights rule."""
     patient = await req.data.get("PatientProfile", req.params["patientId"])  # as the caller: 101 when not theirs
+    patient_user = profile_user_id(patient)
+    # Admins read profiles to manage care teams; usage data is for the patient and their care team only.
+    if not req.master and caller_id(req) != patient_user and not await on_care_team(req.data, patient_user,
+                                                                                     caller_id(req)):
+        raise forbidden("Only the patient and their care team see CPAP data.")
     start, end = _range(req.params)
     first = datetime(start.year, start.month, start.day, tzinfo=UTC)
     last = datetime(end.year, end.month, end.day, tzinfo=UTC)

@@ -68,6 +68,10 @@ async def patient(api: Api, username: str, name: str) -> tuple[Person, str]:
 
 @pytest.fixture
 async def clinic(app_factory: Any) -> Clinic:
+    return await make_clinic(app_factory)
+
+
+async def make_clinic(app_factory: Any) -> Clinic:
     _, api = await app_factory(cloud=str(ROOT / "hooks"), schema_path=str(APP_SCHEMA))
     admin = await staff(api, "admin", "Admin")
     dr_in = await staff(api, "dr_in", "Provider", admin.headers)

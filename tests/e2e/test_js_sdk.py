@@ -38,7 +38,8 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
     master_key = secrets.token_hex(24)
     server = ServerProcess(
         ["--master-key", master_key, "--app-id", app_id, "--database-uri", "memory://",
-         "--schema", str(SEED_SCHEMA), "--cloud", str(JS_DIR / "hooks"), "--idempotency-paths", "classes/.*,functions/.*,users,installations"],
+         "--schema", str(SEED_SCHEMA), "--cloud", str(JS_DIR / "hooks"),
+         "--idempotency-paths", "classes/.*,functions/.*,users,installations"],
         {}, ROOT, tmp_path / "server.log", free_port())
     try:
         yield LiveServer(server.start().url, app_id, master_key)
