@@ -19,6 +19,7 @@ from engine.http.edge import handle
 from engine.mail import load_mail_adapter
 from engine.pipeline.context import Services
 from engine.pipeline.data_access import pipeline_access
+from engine.pipeline.jobs import run_start_hooks
 from engine.pipeline.schema_store import SchemaStore
 from engine.pipeline.sessions import lookup_session
 from engine.schema.loader import load_schema_file
@@ -61,6 +62,7 @@ class Engine:
         await self.storage.open()
         await self.schemas.load()
         changes = await self.schemas.provision(self.declared_classes())
+        await run_start_hooks(self.services)
         await self.livequery.start()
         self.services.events.subscribe(self.livequery.publish, self.livequery.wants)
         self.started = True

@@ -1,4 +1,4 @@
-"""Composition root: `sleeplab serve | schema check | audit verify` — argv and environment → Settings → app."""
+"""Composition root: `sleeplab serve | demo | schema check | audit verify` — argv and environment → Settings → app."""
 
 from __future__ import annotations
 
@@ -40,6 +40,10 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="serve the REST API")
     for f in fields(Settings):
         serve.add_argument(_flag(f.name), dest=f.name, metavar=f.metadata["env"], help=f.metadata["help"])
+    demo = sub.add_parser("demo", help="run the cloud job `demo` once, in-process with the master key, against the "
+                                        "configured store (with --cloud hooks/ by default) and print its result")
+    for f in fields(Settings):
+        demo.add_argument(_flag(f.name), dest=f.name, metavar=f.metadata["env"], help=f.metadata["help"])
     check = sub.add_parser("schema", help="schema tools")
     check.add_argument("action", choices=["check"])
     check.add_argument("path", nargs="?", default=None)
@@ -167,6 +171,43 @@ def audit_verify(uri: str, class_name: str) -> int:
     return 0 if report.intact else 1
 
 
+async def _run_demo(settings: Settings) -> object:
+    from engine.app import Engine
+    from engine.pipeline.jobs import run_job_inline
+
+    engine = Engine(settings)
+    await engine.start()
+    try:
+        return await run_job_inline(engine.services, "demo", {})
+    finally:
+        await engine.stop()
+
+
+def demo(settings: Settings) -> int:
+    """`sleeplab demo`: whatever the hooks' `demo` job fills in and returns; the engine knows nothing of it."""
+    import asyncio
+    import json
+
+    from engine.errors import ParseError
+
+    if not settings.cloud:
+        settings = settings.with_overrides({"cloud": "hooks"})
+    if settings.schema_path and not _check_schema(settings.schema_path):
+        return 2
+    settings, _ = ensure_master_key(settings)
+    print(f"storage: {effective_uri(settings.database_uri)}", flush=True)
+    try:
+        result = asyncio.run(_run_demo(settings))
+    except (HookImportError, UnsupportedDatabase) as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except ParseError as exc:
+        print(f"demo failed: {exc.code} {exc.message}", file=sys.stderr)
+        return 1
+    print(result if isinstance(result, str) else json.dumps(result, indent=2, default=str), flush=True)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = _parser().parse_args(argv)
@@ -180,7 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"invalid option: {exc}", file=sys.stderr)
         return 2
-    return serve(settings)
+    return demo(settings) if args.command == "demo" else serve(settings)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -24,8 +24,14 @@ def fresh_database() -> str:
     return f"sqlite:///{tempfile.mkdtemp(prefix='sleeplab-test-')}/test.db"
 
 
+# Engine tests run on the template's own schema (no CLPs): the shipped schema/sleeplab.json locks every clinical
+# class to signed-in roles, which the sleep-lab app's own tests (tests/app, tests/js/sleeplab) exercise.
+SEED_SCHEMA = ROOT / "tests" / "fixtures" / "sleeplab-seed-schema.json"
+APP_SCHEMA = ROOT / "schema" / "sleeplab.json"
+
+
 def make_settings(**overrides: Any) -> Settings:
-    base = Settings(app_id=APP_ID, master_key=MASTER, schema_path=str(ROOT / "schema" / "sleeplab.json"),
+    base = Settings(app_id=APP_ID, master_key=MASTER, schema_path=str(SEED_SCHEMA),
                     server_url="http://testserver/parse", database_uri=fresh_database())
     return base.with_overrides(overrides)
 

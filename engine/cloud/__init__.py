@@ -79,6 +79,7 @@ __all__ = [
     "binding",
     "define",
     "job",
+    "on_start",
 ]
 
 
@@ -126,3 +127,8 @@ def define(name: str, validator: ValidatorSpec = None) -> Callable[[FunctionHook
 
 def job(name: str) -> Callable[[JobHook], JobHook]:
     return bound_cloud().job(name)
+
+
+def on_start(fn: JobHook) -> JobHook:
+    """``@on_start``: run ``fn(JobRequest)`` with the master key each time the server starts."""
+    return bound_cloud().on_start(fn)

@@ -37,6 +37,10 @@ class DataAccess(Protocol):
 
     async def delete(self, class_name: str, object_id: str, *, master: bool) -> None: ...
 
+    async def aggregate(
+        self, class_name: str, pipeline: Sequence[Mapping[str, Any]], where: Mapping[str, Any], *, master: bool
+    ) -> list[Any]: ...
+
 
 _OPTION_KEYS = ("order", "limit", "skip", "include", "keys")
 _REGEX_FLAGS = ((re.IGNORECASE, "i"), (re.MULTILINE, "m"), (re.VERBOSE, "x"), (re.DOTALL, "s"))
@@ -368,6 +372,17 @@ class DataApi:
         # Other unsaved local edits stay dirty: only this key was sent.
         obj.merge_saved(saved, keys=(key,))
         return obj
+
+    async def aggregate(
+        self, class_name: str, pipeline: Sequence[Mapping[str, Any]], where: Mapping[str, Any] | None = None,
+        use_master: bool | None = None,
+    ) -> list[Any]:
+        """Parse's ``query.aggregate(pipeline)``, master key only as in Parse. ``where`` (Parse where JSON, pointers
+        and dates included) narrows the rows in the store before the pipeline runs, so a hook never loads a whole
+        class to aggregate one patient's rows. Results are Parse JSON, as ``/aggregate`` answers."""
+        if not self.resolve_master(use_master):
+            raise ParseError(ErrorCode.OPERATION_FORBIDDEN, "aggregate needs the master key (use_master=True)")
+        return await self.access.aggregate(class_name, list(pipeline), dict(where or {}), master=True)
 
     async def destroy(self, obj: CloudObject | Pointer, use_master: bool | None = None) -> None:
         if obj.object_id is None:

@@ -79,6 +79,7 @@ class Cloud:
         self._triggers: dict[tuple[TriggerType, str], Hook] = {}
         self._functions: dict[str, Hook] = {}
         self._jobs: dict[str, Hook] = {}
+        self._on_start: list[Hook] = []
 
     def __repr__(self) -> str:
         return (
@@ -190,6 +191,16 @@ class Cloud:
             return fn
 
         return decorate
+
+    def on_start(self, fn: JobHook) -> JobHook:
+        """Runs once per server start, after the schema is provisioned, with the master key (a JobRequest named
+        ``on_start``), e.g. to make sure the roles the CLPs name exist. A failure stops the start."""
+        _check_callable(fn, "on_start")
+        self._on_start.append(Hook("job", "on_start", fn))
+        return fn
+
+    def start_hooks(self) -> list[Hook]:
+        return list(self._on_start)
 
     # -- lookup (exact dict keys; request-supplied names never reach getattr) --------------------------------------
 

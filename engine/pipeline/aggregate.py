@@ -9,7 +9,7 @@ from engine.errors import ErrorCode, ParseError
 from engine.pipeline.context import Services
 from engine.query.aggregate import normalize_pipeline, run_pipeline, split_leading_match, to_parse_results
 from engine.query.options import FindOptions
-from engine.query.where import MATCH_ALL, Where, parse_where
+from engine.query.where import MATCH_ALL, Where, conjoin, parse_where
 from engine.schema.model import ClassDef, FieldType
 from engine.storage.base import StoredObject
 from engine.wire import Pointer, encode
@@ -56,10 +56,16 @@ def _pushdown(cls: ClassDef, match: Mapping[str, Any] | None) -> Where:
         return MATCH_ALL
 
 
-async def run_aggregate(svc: Services, cls: ClassDef, pipeline: object) -> list[Any]:
+async def run_aggregate(
+    svc: Services, cls: ClassDef, pipeline: object, where: Mapping[str, Any] | None = None
+) -> list[Any]:
+    """``where`` (Parse where JSON, master view) narrows the rows in the store first; the hook data API uses it."""
     stages = normalize_pipeline(pipeline)
     match, _ = split_leading_match(stages)
-    rows = await svc.storage.find(cls, _pushdown(cls, match), ALL)
+    narrowed = _pushdown(cls, match)
+    if where:
+        narrowed = conjoin(narrowed, parse_where(where, master=True))
+    rows = await svc.storage.find(cls, narrowed, ALL)
     pointers = tuple(name for name, f in cls.fields.items() if f.type is FieldType.POINTER)
     results = run_pipeline([_document(r) for r in rows], stages)
     return to_parse_results(results, stages, pointer_fields=pointers, file_url=svc.file_url)

@@ -6,11 +6,13 @@ step (hooks.py) only calls that factory, so nothing below this module imports it
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from engine.cloud.objects import CloudObject, objects_from_json
+from engine.errors import HTTPDenied
 from engine.pipeline import door
+from engine.pipeline.aggregate import run_aggregate
 from engine.pipeline.context import RequestContext, Services
 
 
@@ -48,6 +50,14 @@ class PipelineAccess:
 
     async def delete(self, class_name: str, object_id: str, *, master: bool) -> None:
         await door.delete(self.svc, self._as(master), class_name, object_id)
+
+    async def aggregate(
+        self, class_name: str, pipeline: Sequence[Mapping[str, Any]], where: Mapping[str, Any], *, master: bool
+    ) -> list[Any]:
+        if not (master or self.ctx.auth.is_master):
+            raise HTTPDenied(403, "unauthorized: master key is required")
+        cls = self.svc.schemas.require(class_name)
+        return await run_aggregate(self.svc, cls, list(pipeline), where)
 
 
 def pipeline_access(svc: Services, ctx: RequestContext) -> PipelineAccess:

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from engine.cloud.request import JobRequest
-from engine.cloud.runner import run_job
+from engine.cloud.runner import call_hook, run_job
 from engine.errors import ErrorCode, ParseError
 from engine.pipeline.context import RequestContext, Services, require_master
 from engine.pipeline.functions import decode_params
@@ -46,6 +46,24 @@ async def _run(svc: Services, name: str, req: JobRequest) -> None:
         await _set_status(svc, req.job_id, {"status": "failed", "message": "Job failed.", "finishedAt": now()})
         return
     await _set_status(svc, req.job_id, {"status": "succeeded", "finishedAt": now()})
+
+
+async def run_job_inline(svc: Services, name: str, params: Mapping[str, Any]) -> Any:
+    """Run job ``name`` to completion in this process with the master key and return its result (the CLI's
+    ``sleeplab <job>`` commands); no `_JobStatus` row, errors propagate."""
+    if svc.cloud.job_fn(name) is None:
+        raise ParseError(ErrorCode.SCRIPT_FAILED, "Invalid job.")
+    req = JobRequest(job_name=name, data=data_api(svc, RequestContext().as_master()), job_id="",
+                     message=lambda text: log.info("job %s: %s", name, text), params=decode_params(dict(params)))
+    return await run_job(svc.cloud, name, req)
+
+
+async def run_start_hooks(svc: Services) -> None:
+    """Every ``@on_start`` hook, in registration order, with the master key; a failure stops the start."""
+    for hook in svc.cloud.start_hooks():
+        req = JobRequest(job_name=hook.name, data=data_api(svc, RequestContext().as_master()), job_id="",
+                         message=lambda text: log.info("on_start: %s", text))
+        await call_hook(hook.fn, req, timeout=None)
 
 
 async def start_job(svc: Services, ctx: RequestContext, name: object, params: Mapping[str, Any]) -> str:

@@ -19,6 +19,8 @@ import pytest
 from tests.e2e.server import ROOT, ServerProcess, free_port
 
 JS_DIR = ROOT / "tests" / "js"
+# The generic SDK suite runs on the template's schema; the sleep-lab app suite on the shipped one with hooks/.
+SEED_SCHEMA = ROOT / "tests" / "fixtures" / "sleeplab-seed-schema.json"
 NODE_TIMEOUT = 120.0
 
 
@@ -36,8 +38,24 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
     master_key = secrets.token_hex(24)
     server = ServerProcess(
         ["--master-key", master_key, "--app-id", app_id, "--database-uri", "memory://",
-         "--cloud", str(JS_DIR / "hooks"), "--idempotency-paths", "classes/.*,functions/.*,users,installations"],
+         "--schema", str(SEED_SCHEMA), "--cloud", str(JS_DIR / "hooks"),
+         "--idempotency-paths", "classes/.*,functions/.*,users,installations"],
         {}, ROOT, tmp_path / "server.log", free_port())
+    try:
+        yield LiveServer(server.start().url, app_id, master_key)
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def app_server(tmp_path: Path) -> Iterator[LiveServer]:
+    """The sleep-lab application as shipped: schema/sleeplab.json and hooks/."""
+    app_id = f"clinic-{secrets.token_hex(4)}"
+    master_key = secrets.token_hex(24)
+    server = ServerProcess(
+        ["--master-key", master_key, "--app-id", app_id, "--database-uri", "memory://",
+         "--schema", str(ROOT / "schema" / "sleeplab.json"), "--cloud", str(ROOT / "hooks")],
+        {}, ROOT, tmp_path / "app-server.log", free_port())
     try:
         yield LiveServer(server.start().url, app_id, master_key)
     finally:
@@ -54,21 +72,32 @@ def node() -> str:
     return path
 
 
-@pytest.mark.e2e
-def test_parse_js_sdk_suite(node: str, live_server: LiveServer) -> None:
+def _run_node(node: str, server: LiveServer, target: str, extra_env: dict[str, str]) -> None:
     env = {
         **os.environ,
-        "PARSE_SERVER_URL": live_server.url,
-        "PARSE_APP_ID": live_server.app_id,
-        "PARSE_MASTER_KEY": live_server.master_key,
+        "PARSE_SERVER_URL": server.url,
+        "PARSE_APP_ID": server.app_id,
+        "PARSE_MASTER_KEY": server.master_key,
         "NO_COLOR": "1",
+        **extra_env,
     }
-    cmd = [node, "--test", "--test-reporter=spec", "tests/js/"]
+    cmd = [node, "--test", "--test-reporter=spec", target]
     try:
         result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=NODE_TIMEOUT)
     except subprocess.TimeoutExpired as exc:
         output = "".join(part.decode() if isinstance(part, bytes) else part or "" for part in (exc.stdout, exc.stderr))
-        pytest.fail(f"`node --test tests/js/` did not finish within {NODE_TIMEOUT:.0f}s:\n{output}")
+        pytest.fail(f"`node --test {target}` did not finish within {NODE_TIMEOUT:.0f}s:\n{output}")
     assert result.returncode == 0, (
-        f"`node --test tests/js/` exited with {result.returncode}:\n{result.stdout}\n{result.stderr}"
+        f"`node --test {target}` exited with {result.returncode}:\n{result.stdout}\n{result.stderr}"
     )
+
+
+@pytest.mark.e2e
+def test_parse_js_sdk_suite(node: str, live_server: LiveServer) -> None:
+    _run_node(node, live_server, "tests/js/", {"SLEEPLAB_APP_SUITE": "0"})
+
+
+@pytest.mark.e2e
+def test_sleeplab_app_with_the_js_sdk(node: str, app_server: LiveServer) -> None:
+    """tests/js/sleeplab.test.mjs: every app rule, allowed and refused, as patients, providers and an admin."""
+    _run_node(node, app_server, "tests/js/sleeplab.test.mjs", {"SLEEPLAB_APP_SUITE": "1"})
