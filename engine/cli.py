@@ -64,7 +64,9 @@ def connection_limits(settings: Settings) -> ConnectionLimits:
     # A client that stops reading a response gets as long as one that stops sending a body.
     return ConnectionLimits(header_timeout=settings.header_timeout, body_timeout=settings.body_timeout,
                             max_body_bytes=settings.max_body_bytes, max_connections=settings.max_connections,
-                            write_timeout=settings.body_timeout)
+                            write_timeout=settings.body_timeout,
+                            upload_prefix=("/" + settings.mount_path.strip("/") + "/files/").encode(),
+                            max_upload_bytes=settings.max_upload_bytes)
 
 
 def serve(settings: Settings) -> int:
