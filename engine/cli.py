@@ -36,6 +36,11 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("schema", help="schema tools")
     check.add_argument("action", choices=["check"])
     check.add_argument("path", nargs="?", default=None)
+    files = sub.add_parser("files", help="file tools (configured by the same environment as `serve`)")
+    files.add_argument("action", choices=["orphans"])
+    files.add_argument("--delete", action="store_true", help="remove the orphans found")
+    files.add_argument("--older-than", type=float, default=3600.0, metavar="SECONDS",
+                       help="only files uploaded at least this long ago (default 3600: uploads not yet attached)")
     return parser
 
 
@@ -112,12 +117,41 @@ def serve(settings: Settings) -> int:
     return 0 if server.started else 3
 
 
+def files_orphans(settings: Settings, *, delete: bool, older_than: float) -> int:
+    """`sleeplab files orphans [--delete]`: one line per file no object references."""
+    import asyncio
+    from datetime import timedelta
+
+    from engine.app import Engine
+    from engine.files.orphans import find_orphans
+
+    async def run() -> int:
+        engine = Engine(ensure_master_key(settings)[0])
+        await engine.storage.open()
+        await engine.files.open()
+        try:
+            report = await find_orphans(engine.storage, engine.files.adapter, min_age=timedelta(seconds=older_than),
+                                        delete=delete)
+        finally:
+            await engine.files.aclose()
+            await engine.storage.aclose()
+        for stored in report.orphans:
+            print(f"{stored.name}\t{stored.size}\t{stored.created_at.isoformat()}")
+        verb = f"deleted {report.deleted} of" if delete else "found"
+        print(f"{verb} {len(report.orphans)} orphaned files ({report.referenced} referenced)", file=sys.stderr)
+        return 0
+
+    return asyncio.run(run())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = _parser().parse_args(argv)
     if args.command == "schema":
         path = args.path or settings_from_env().schema_path
         return 0 if _check_schema(path) else 2
+    if args.command == "files":
+        return files_orphans(settings_from_env(), delete=args.delete, older_than=args.older_than)
     try:
         settings = _settings(args)
     except ValueError as exc:

@@ -79,6 +79,7 @@ async def upload(request: Request, services: Services, name: str) -> Response:
             raise ParseError(ErrorCode.FILE_SAVE_ERROR, "Invalid file upload.") from exc
         if not isinstance(body, dict):
             raise HTTPDenied(403, FORBIDDEN)  # no credentials anywhere: Parse answers 403
+        content_type = body.get("_ContentType")  # read before _credentials strips the SDK's `_` keys
         ctx = await _context(request, services, body)
         encoded = body.get("base64")
         try:
@@ -87,7 +88,6 @@ async def upload(request: Request, services: Services, name: str) -> Response:
             raise ParseError(ErrorCode.FILE_SAVE_ERROR, "Invalid file upload.") from exc
         found = body.get("fileData")
         meta: dict[str, Any] = found if isinstance(found, dict) else {}
-        content_type = body.get("_ContentType")
         item = Upload(name, content_type if isinstance(content_type, str) else None, _one(data), len(data),
                       file_data(meta.get("metadata"), "metadata"), file_data(meta.get("tags"), "tags"))
     else:
