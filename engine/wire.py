@@ -126,8 +126,8 @@ def _decode_typed(data: Mapping[str, Any]) -> Value:
         name = data.get("name")
         if not isinstance(name, str) or not name:
             raise ParseError(ErrorCode.INVALID_FILE_NAME, "invalid file")
-        # A client's url is never kept: the server computes (and signs) it from the name for each reader.
-        return File(name)
+        url = data.get("url")
+        return File(name, url if isinstance(url, str) else None)
     if kind == "Bytes":
         raw = data.get("base64")
         if not isinstance(raw, str):
