@@ -14,6 +14,8 @@ from starlette.routing import BaseRoute, Route
 
 from engine.cloud.loader import load_hooks
 from engine.cloud.registry import Cloud
+from engine.files.service import FileService, file_service
+from engine.http import files as files_http
 from engine.http.cors import CORSMiddleware
 from engine.http.edge import handle
 from engine.mail import load_mail_adapter
@@ -27,7 +29,8 @@ from engine.schema.model import ClassDef
 from engine.security.auth import Auth
 from engine.settings import Settings
 from engine.storage.base import StorageAdapter
-from engine.storage.registry import open_adapter
+from engine.storage.mongo import MongoAdapter
+from engine.storage.registry import effective_uri, open_adapter
 from livequery.server import LiveQueryServer
 
 log = logging.getLogger("engine")
@@ -43,9 +46,10 @@ class Engine:
             settings.database_uri, max_time_ms=settings.database_max_time_ms)
         self.schemas = SchemaStore(self.storage)
         self.cloud = Cloud(settings.app_id)
+        self.files = _files(settings, self.storage)
         # The hook data API is the pipeline's own door, injected here so the pipeline never imports it back.
         self.services = Services(settings, self.storage, self.schemas, mailer=load_mail_adapter(settings.mail_adapter),
-                                 cloud=self.cloud, data_access=pipeline_access)
+                                 cloud=self.cloud, data_access=pipeline_access, files=self.files)
         self.livequery = LiveQueryServer(settings, self.schemas.get, self._lookup_session)
         self.started = False
 
@@ -60,6 +64,7 @@ class Engine:
     async def start(self) -> list[str]:
         load_hooks(self.cloud, self.settings.cloud)
         await self.storage.open()
+        await self.files.open()
         await self.schemas.load()
         changes = await self.schemas.provision(self.declared_classes())
         await run_start_hooks(self.services)
@@ -72,7 +77,15 @@ class Engine:
         self.services.events.unsubscribe(self.livequery.publish)
         await self.livequery.stop()
         await self.storage.aclose()
+        await self.files.aclose()
         self.started = False
+
+
+def _files(settings: Settings, storage: StorageAdapter) -> FileService:
+    uri = effective_uri(settings.database_uri)
+    # GridFS only beside a real MongoDB database (not a test double handed in for another URI).
+    mongo = storage._database() if isinstance(storage, MongoAdapter) and uri.startswith("mongodb") else None
+    return file_service(settings, uri, mongo)
 
 
 def create_app(settings: Settings, storage: StorageAdapter | None = None) -> Starlette:
@@ -81,6 +94,9 @@ def create_app(settings: Settings, storage: StorageAdapter | None = None) -> Sta
 
     async def endpoint(request: Request) -> Response:
         return await handle(request, engine.services, request.path_params.get("rest", ""))
+
+    async def files_endpoint(request: Request) -> Response:
+        return await files_http.endpoint(request, engine.services, request.path_params.get("rest", ""))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -92,6 +108,8 @@ def create_app(settings: Settings, storage: StorageAdapter | None = None) -> Sta
             await engine.stop()
 
     routes: list[BaseRoute] = [
+        # Before the generic route: file bodies stream past the JSON body reader and its limit.
+        Route(mount + "/files/{rest:path}", files_endpoint, methods=METHODS),
         Route(mount, endpoint, methods=METHODS),
         Route(mount + "/{rest:path}", endpoint, methods=METHODS),
         *engine.livequery.routes(mount),  # websocket scopes only: the HTTP routes above never match them

@@ -52,6 +52,11 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_argument("--class", dest="audit_class", default=AUDIT_CLASS, help="the hash-chained class")
     audit.add_argument("--database-uri", dest="database_uri", default=None,
                        metavar="PARSE_SERVER_DATABASE_URI", help="the store to verify (default: the server's)")
+    files = sub.add_parser("files", help="file tools (configured by the same environment as `serve`)")
+    files.add_argument("action", choices=["orphans"])
+    files.add_argument("--delete", action="store_true", help="remove the orphans found")
+    files.add_argument("--older-than", type=float, default=3600.0, metavar="SECONDS",
+                       help="only files uploaded at least this long ago (default 3600: uploads not yet attached)")
     return parser
 
 
@@ -80,7 +85,9 @@ def connection_limits(settings: Settings) -> ConnectionLimits:
     # A client that stops reading a response gets as long as one that stops sending a body.
     return ConnectionLimits(header_timeout=settings.header_timeout, body_timeout=settings.body_timeout,
                             max_body_bytes=settings.max_body_bytes, max_connections=settings.max_connections,
-                            write_timeout=settings.body_timeout)
+                            write_timeout=settings.body_timeout,
+                            upload_prefix=("/" + settings.mount_path.strip("/") + "/files/").encode(),
+                            max_upload_bytes=settings.max_upload_bytes)
 
 
 def serve(settings: Settings) -> int:
@@ -207,6 +214,32 @@ def demo(settings: Settings) -> int:
     print(result if isinstance(result, str) else json.dumps(result, indent=2, default=str), flush=True)
     return 0
 
+def files_orphans(settings: Settings, *, delete: bool, older_than: float) -> int:
+    """`sleeplab files orphans [--delete]`: one line per file no object references."""
+    import asyncio
+    from datetime import timedelta
+
+    from engine.app import Engine
+    from engine.files.orphans import find_orphans
+
+    async def run() -> int:
+        engine = Engine(ensure_master_key(settings)[0])
+        await engine.storage.open()
+        await engine.files.open()
+        try:
+            report = await find_orphans(engine.storage, engine.files.adapter, min_age=timedelta(seconds=older_than),
+                                        delete=delete)
+        finally:
+            await engine.files.aclose()
+            await engine.storage.aclose()
+        for stored in report.orphans:
+            print(f"{stored.name}\t{stored.size}\t{stored.created_at.isoformat()}")
+        verb = f"deleted {report.deleted} of" if delete else "found"
+        print(f"{verb} {len(report.orphans)} orphaned files ({report.referenced} referenced)", file=sys.stderr)
+        return 0
+
+    return asyncio.run(run())
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -216,6 +249,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0 if _check_schema(path) else 2
     if args.command == "audit":
         return audit_verify(args.database_uri or settings_from_env().database_uri, args.audit_class)
+    if args.command == "files":
+        return files_orphans(settings_from_env(), delete=args.delete, older_than=args.older_than)
     try:
         settings = _settings(args)
     except ValueError as exc:

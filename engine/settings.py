@@ -115,6 +115,38 @@ class Settings:
         "in-process only.", "",
     )
 
+    # Files (/files): where they live, who may upload what, and how download URLs are signed.
+    files_dir: str = _opt(
+        "SLEEPLAB_FILES_DIR", "Directory of the filesystem files adapter; empty = `files/` beside the SQLite "
+        "database (GridFS on MongoDB, a throwaway directory on memory://).", "",
+    )
+    max_upload_bytes: int = _opt("SLEEPLAB_MAX_UPLOAD_BYTES", "Largest file upload accepted (413 beyond).",
+                                 2 * 1024**3)
+    file_upload_enable_for_public: bool = _opt(
+        "PARSE_SERVER_FILE_UPLOAD_ENABLE_FOR_PUBLIC", "Let callers without a session upload files.", False
+    )
+    file_upload_enable_for_anonymous_user: bool = _opt(
+        "PARSE_SERVER_FILE_UPLOAD_ENABLE_FOR_ANONYMOUS_USER", "Let anonymous users upload files.", False
+    )
+    file_upload_enable_for_authenticated_user: bool = _opt(
+        "PARSE_SERVER_FILE_UPLOAD_ENABLE_FOR_AUTHENTICATED_USER", "Let logged-in users upload files.", True
+    )
+    file_upload_file_extensions: tuple[str, ...] = _opt(
+        "PARSE_SERVER_FILE_UPLOAD_FILE_EXTENSIONS", "Comma-separated regexes an upload's extension must match "
+        "(`*` = any); empty = any extension the content policy allows.", (),
+    )
+    file_allow_active_content: bool = _opt(
+        "SLEEPLAB_FILE_ALLOW_ACTIVE_CONTENT", "Accept HTML, SVG, XML, JavaScript and other active uploads.", False
+    )
+    public_files: bool = _opt(
+        "SLEEPLAB_PUBLIC_FILES", "Hand out Parse's plain file URLs, readable by anyone who has one (unsigned).", False
+    )
+    file_key: str = _opt("SLEEPLAB_FILE_KEY", "Key signing file URLs; empty = derived from the master key.", "")
+    file_old_keys: tuple[str, ...] = _opt(
+        "SLEEPLAB_FILE_OLD_KEYS", "Comma-separated previous file keys, still accepted (key rotation).", ()
+    )
+    file_url_ttl: int = _opt("SLEEPLAB_FILE_URL_TTL", "Seconds a signed file URL stays valid.", 3600)
+
     # Connection hygiene: every limit below is enforced before the app sees a request (engine/http/protocol.py).
     header_timeout: float = _opt(
         "SLEEPLAB_HEADER_TIMEOUT", "Seconds a client has to send a request's headers (from connect or request start).",

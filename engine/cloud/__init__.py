@@ -35,7 +35,9 @@ from engine.cloud.registry import (
 )
 from engine.cloud.request import (
     AfterFindRequest,
+    CloudFile,
     DeleteRequest,
+    FileRequest,
     FindRequest,
     FunctionRequest,
     JobRequest,
@@ -50,6 +52,7 @@ from engine.errors import ErrorCode, ParseError
 __all__ = [
     "AfterFindRequest",
     "Cloud",
+    "CloudFile",
     "CloudObject",
     "CloudQuery",
     "DataAccess",
@@ -57,6 +60,7 @@ __all__ = [
     "DeleteRequest",
     "ErrorCode",
     "FieldRule",
+    "FileRequest",
     "FindRequest",
     "FunctionRequest",
     "Hook",
@@ -68,14 +72,18 @@ __all__ = [
     "TriggerType",
     "Validator",
     "after_delete",
+    "after_delete_file",
     "after_find",
     "after_login",
     "after_logout",
     "after_save",
+    "after_save_file",
     "before_delete",
+    "before_delete_file",
     "before_find",
     "before_login",
     "before_save",
+    "before_save_file",
     "binding",
     "define",
     "job",
@@ -132,3 +140,22 @@ def job(name: str) -> Callable[[JobHook], JobHook]:
 def on_start(fn: JobHook) -> JobHook:
     """``@on_start``: run ``fn(JobRequest)`` with the master key each time the server starts."""
     return bound_cloud().on_start(fn)
+
+# ---- file triggers: ``@before_save_file`` or ``@before_save_file(validator={...})``; the request is a FileRequest --
+
+
+def before_save_file(fn: Any = None, *, validator: ValidatorSpec = None) -> Any:
+    """May refuse an upload (raise ParseError) or change ``req.file.name`` / ``metadata`` / ``tags``."""
+    return bound_cloud().before_save_file(fn, validator=validator)
+
+
+def after_save_file(fn: Any = None, *, validator: ValidatorSpec = None) -> Any:
+    return bound_cloud().after_save_file(fn, validator=validator)
+
+
+def before_delete_file(fn: Any = None, *, validator: ValidatorSpec = None) -> Any:
+    return bound_cloud().before_delete_file(fn, validator=validator)
+
+
+def after_delete_file(fn: Any = None, *, validator: ValidatorSpec = None) -> Any:
+    return bound_cloud().after_delete_file(fn, validator=validator)

@@ -13,13 +13,14 @@ from typing import Any, TypeVar
 from engine.cloud.request import (
     AfterFindRequest,
     DeleteRequest,
+    FileRequest,
     FindRequest,
     FunctionRequest,
     JobRequest,
     LoginRequest,
     SaveRequest,
 )
-from engine.cloud.triggers import TriggerType, check_trigger_class
+from engine.cloud.triggers import FILE_CLASS, FILE_TRIGGERS, TriggerType, check_trigger_class
 from engine.cloud.validators import Validator, ValidatorFn, to_validator
 from engine.errors import ErrorCode, ParseError
 
@@ -36,6 +37,7 @@ AfterFindHook = TypeVar("AfterFindHook", bound=Callable[[AfterFindRequest], obje
 LoginHook = TypeVar("LoginHook", bound=Callable[[LoginRequest], object])
 FunctionHook = TypeVar("FunctionHook", bound=Callable[[FunctionRequest], object])
 JobHook = TypeVar("JobHook", bound=Callable[[JobRequest], object])
+FileHook = TypeVar("FileHook", bound=Callable[[FileRequest], object])
 ValidatorSpec = Validator | Mapping[str, Any] | ValidatorFn | None
 
 # Parse's triggers.js refuses names with quotes and walks dotted paths through plain objects; we allow a
@@ -169,6 +171,31 @@ class Cloud:
     def after_logout(self, fn: Any = None, *, validator: ValidatorSpec = None) -> Any:
         return self._fixed_class(TriggerType.AFTER_LOGOUT, "_Session", fn, validator)
 
+    # -- file triggers (Parse.Cloud.beforeSave(Parse.File) & co.): no class name, always FILE_CLASS ---------------
+
+    def _file_trigger(self, kind: TriggerType, fn: Any, validator: ValidatorSpec) -> Any:
+        if fn is not None and not callable(fn):  # @before_save_file({"requireUser": True})
+            fn, validator = None, fn
+        validator = to_validator(validator)
+
+        def decorate(hook: FileHook) -> FileHook:
+            self.register_trigger(kind, FILE_CLASS, hook, validator)
+            return hook
+
+        return decorate(fn) if fn is not None else decorate
+
+    def before_save_file(self, fn: Any = None, *, validator: ValidatorSpec = None) -> Any:
+        return self._file_trigger(TriggerType.BEFORE_SAVE_FILE, fn, validator)
+
+    def after_save_file(self, fn: Any = None, *, validator: ValidatorSpec = None) -> Any:
+        return self._file_trigger(TriggerType.AFTER_SAVE_FILE, fn, validator)
+
+    def before_delete_file(self, fn: Any = None, *, validator: ValidatorSpec = None) -> Any:
+        return self._file_trigger(TriggerType.BEFORE_DELETE_FILE, fn, validator)
+
+    def after_delete_file(self, fn: Any = None, *, validator: ValidatorSpec = None) -> Any:
+        return self._file_trigger(TriggerType.AFTER_DELETE_FILE, fn, validator)
+
     def define(self, name: str, validator: ValidatorSpec = None) -> Callable[[FunctionHook], FunctionHook]:
         if callable(name):
             raise TypeError('@define needs the function name: @define("hello")')
@@ -232,6 +259,8 @@ def _snake(kind: TriggerType) -> str:
 
 
 def _check_class(kind: TriggerType, class_name: object) -> None:
+    if kind in FILE_TRIGGERS and class_name == FILE_CLASS:
+        return
     if not isinstance(class_name, str) or not _CLASS_NAME_RE.match(class_name):
         raise TypeError(f'@{_snake(kind)} needs a class name, e.g. @{_snake(kind)}("Night"); got {class_name!r}')
     check_trigger_class(kind, class_name)

@@ -99,6 +99,29 @@ class LoginRequest(TriggerRequest):
     object: CloudObject
 
 
+# ---- file triggers ---------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class CloudFile:
+    """The file a file trigger sees. A before_save_file hook may change `name` (it is checked again and gets its
+    random prefix afterwards), `metadata` and `tags`; the content streams past hooks and is never in memory."""
+
+    name: str
+    content_type: str
+    size: int | None = None  # None before save when the client streams without a Content-Length
+    metadata: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    url: str | None = None  # after save and on delete: the stored file's (signed) URL
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FileRequest(TriggerRequest):
+    """before/after_save_file, before/after_delete_file (``class_name`` is ``"@File"``)."""
+
+    file: CloudFile
+
+
 _REQUEST_TYPES: dict[TriggerType, type[TriggerRequest]] = {
     TriggerType.BEFORE_SAVE: SaveRequest,
     TriggerType.AFTER_SAVE: SaveRequest,
@@ -109,6 +132,10 @@ _REQUEST_TYPES: dict[TriggerType, type[TriggerRequest]] = {
     TriggerType.BEFORE_LOGIN: LoginRequest,
     TriggerType.AFTER_LOGIN: LoginRequest,
     TriggerType.AFTER_LOGOUT: LoginRequest,
+    TriggerType.BEFORE_SAVE_FILE: FileRequest,
+    TriggerType.AFTER_SAVE_FILE: FileRequest,
+    TriggerType.BEFORE_DELETE_FILE: FileRequest,
+    TriggerType.AFTER_DELETE_FILE: FileRequest,
 }
 
 

@@ -15,15 +15,27 @@ class TriggerType(StrEnum):
     BEFORE_LOGIN = "beforeLogin"
     AFTER_LOGIN = "afterLogin"
     AFTER_LOGOUT = "afterLogout"
+    # File triggers (Parse's beforeSave(Parse.File) & co.), registered under FILE_CLASS.
+    BEFORE_SAVE_FILE = "beforeSaveFile"
+    AFTER_SAVE_FILE = "afterSaveFile"
+    BEFORE_DELETE_FILE = "beforeDeleteFile"
+    AFTER_DELETE_FILE = "afterDeleteFile"
 
 
 # Parse's validateClassNameForTriggers (src/triggers.js): login triggers live on _User only, the logout trigger on
 # _Session only, and _Session accepts nothing else. Checked when a hook registers, so a mistake stops start-up.
 LOGIN_TRIGGERS = frozenset({TriggerType.BEFORE_LOGIN, TriggerType.AFTER_LOGIN})
 
+# File triggers: the pseudo class Parse uses for them ("@File"), and no other trigger may use it.
+FILE_CLASS = "@File"
+FILE_TRIGGERS = frozenset({TriggerType.BEFORE_SAVE_FILE, TriggerType.AFTER_SAVE_FILE,
+                           TriggerType.BEFORE_DELETE_FILE, TriggerType.AFTER_DELETE_FILE})
+
 
 def check_trigger_class(kind: TriggerType, class_name: str) -> None:
     """Refuse trigger/class pairs Parse refuses; raises ValueError with Parse's wording."""
+    if (kind in FILE_TRIGGERS) != (class_name == FILE_CLASS):
+        raise ValueError("File triggers are registered with before_save_file & co., on files only")
     if kind is TriggerType.BEFORE_SAVE and class_name == "_PushStatus":
         raise ValueError("Only afterSave is allowed on _PushStatus")
     if kind in LOGIN_TRIGGERS and class_name != "_User":

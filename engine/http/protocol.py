@@ -32,6 +32,9 @@ class ConnectionLimits:
     max_body_bytes: int
     max_connections: int
     write_timeout: float
+    # Uploads (POST under this path prefix, e.g. b"/parse/files/") get their own, larger body limit.
+    upload_prefix: bytes = b""
+    max_upload_bytes: int = 0
 
 
 class _Refused(Exception):
@@ -68,6 +71,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._write_deadline: asyncio.TimerHandle | None = None
         self._in_headers = False
         self._body_seen = 0
+        self._body_limit = self.limits.max_body_bytes
         self._last_body_at = 0.0
         self._refused = False
 
@@ -121,6 +125,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._disarm()
         self._in_headers = False
+        self._body_limit = self._limit_for_request()
         expects_body = False
         for name, value in self.headers:
             if name == b"content-length":
@@ -129,7 +134,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
                 except ValueError:  # llhttp refuses these itself; never let one become a 500
                     self._refuse(400, ErrorCode.INVALID_JSON, "Invalid HTTP request")
                     raise _Refused from None
-                if length > self.limits.max_body_bytes:
+                if length > self._body_limit:
                     self._refuse(413, ErrorCode.OBJECT_TOO_LARGE, TOO_LARGE_MESSAGE)
                     raise _Refused
                 expects_body = length > 0
@@ -143,11 +148,17 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def on_body(self, body: bytes) -> None:
         # A chunked body has no length up front: it is counted as it streams and cut off at the limit.
         self._body_seen += len(body)
-        if self._body_seen > self.limits.max_body_bytes:
+        if self._body_seen > self._body_limit:
             self._refuse(413, ErrorCode.OBJECT_TOO_LARGE, TOO_LARGE_MESSAGE)
             raise _Refused
         self._last_body_at = self.loop.time()
         super().on_body(body)
+
+    def _limit_for_request(self) -> int:
+        prefix = self.limits.upload_prefix
+        if prefix and self.parser.get_method() == b"POST" and self.url.startswith(prefix):
+            return max(self.limits.max_upload_bytes, self.limits.max_body_bytes)
+        return self.limits.max_body_bytes
 
     def on_message_complete(self) -> None:
         self._disarm()

@@ -10,6 +10,7 @@ from engine.cloud.data import DataAccess
 from engine.cloud.registry import Cloud
 from engine.errors import ErrorCode, HTTPDenied, ParseError
 from engine.events import EventBus
+from engine.files.service import FileService
 from engine.mail import LogMailAdapter, MailAdapter
 from engine.pipeline.schema_store import SchemaStore
 from engine.security.auth import NOBODY, Auth
@@ -78,6 +79,11 @@ class Services:
     cloud: Cloud = field(default_factory=Cloud)
     events: EventBus = field(default_factory=EventBus)
     data_access: DataAccessFactory = _unwired
+    files: FileService | None = None
 
     def file_url(self, name: str) -> str:
+        """A File value's URL for the caller being answered: signed and expiring unless files are public. Every
+        caller of this encodes an object the read or write pipeline has already let this caller see."""
+        if self.files is not None:
+            return self.files.url(name)
         return f"{self.settings.public_url()}/files/{self.settings.app_id}/{name}"
