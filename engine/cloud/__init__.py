@@ -141,6 +141,7 @@ def on_start(fn: JobHook) -> JobHook:
     """``@on_start``: run ``fn(JobRequest)`` with the master key each time the server starts."""
     return bound_cloud().on_start(fn)
 
+
 # ---- file triggers: ``@before_save_file`` or ``@before_save_file(validator={...})``; the request is a FileRequest --
 
 
