@@ -71,7 +71,13 @@ class Api:
 
 
 def _store_override() -> Any:
-    """TEST_STORE=mongo runs the HTTP suites on the MongoDB adapter (mongomock-motor) instead of SQLite."""
+    """TEST_STORE=mongo runs the HTTP suites on the MongoDB adapter (mongomock-motor) instead of SQLite;
+    TEST_STORE=postgres on a throw-away PostgreSQL cluster (tests/pg_cluster.py), a fresh schema per app."""
+    if os.environ.get("TEST_STORE") == "postgres":
+        from engine.storage.postgres import PostgresAdapter
+        from tests import pg_cluster
+
+        return PostgresAdapter(pg_cluster.cluster().fresh_uri())
     if os.environ.get("TEST_STORE") != "mongo":
         return None
     from mongomock_motor import AsyncMongoMockClient
@@ -110,3 +116,17 @@ async def app_factory() -> AsyncIterator[Any]:
     for app, client in started:
         await client.aclose()
         await app.state.engine.stop()
+
+
+@pytest.fixture
+def pg_uri() -> str:
+    """A URI onto an empty schema of the session's throw-away PostgreSQL cluster (tests/pg_cluster.py)."""
+    from tests import pg_cluster
+
+    reason = pg_cluster.unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    try:
+        return pg_cluster.cluster().fresh_uri()
+    except RuntimeError as exc:
+        pytest.skip(str(exc))
