@@ -9,6 +9,7 @@ that two processes could race past.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
@@ -17,7 +18,7 @@ from typing import Any
 import asyncpg
 
 from engine.errors import ErrorCode, ParseError
-from engine.query.deadline import query_timeout
+from engine.query.deadline import check_deadline, deadline_after, query_timeout, running_until
 from engine.query.match import matches, near_node, sort_objects
 from engine.query.options import FindOptions
 from engine.query.where import MatchAll, Where
@@ -312,7 +313,8 @@ class PostgresAdapter:
         rows = [decode_row(cls, cols, r) for r in await conn.fetch(sql, *params)]
         if exact:
             return rows
-        rows = [o for o in rows if matches(plan.residual, o)]
+        # Off the event loop (a slow regex must not stall other requests), within the query budget.
+        rows = await asyncio.to_thread(self._residual, rows, plan.residual)
         if order is None:
             if opts.order:
                 rows = sort_objects(rows, opts.order)
@@ -324,6 +326,30 @@ class PostgresAdapter:
             return rows[:1]
         end = None if opts.limit is None else opts.skip + max(opts.limit, 0)
         return rows[opts.skip:end]
+
+    def _residual(self, rows: list[StoredObject], residual: Where) -> list[StoredObject]:
+        out: list[StoredObject] = []
+        with running_until(deadline_after(self.max_time_ms)):
+            for i, obj in enumerate(rows):
+                if i % 256 == 0:
+                    check_deadline()
+                if matches(residual, obj):
+                    out.append(obj)
+        return out
+
+    async def explain(self, cls: ClassDef, where: Where, opts: FindOptions) -> list[dict[str, Any]]:
+        """PostgreSQL's plan for the SQL part of a find (`explain=true`, master key only)."""
+        async with self._conn("explain") as conn:
+            cols = await self._columns_of(conn, cls.name, cls)
+            if cols is None:
+                return []
+            compiler = Compiler(cols, self._pointer_targets(cls))
+            plan = compiler.plan(where)
+            lines = await conn.fetch(f"EXPLAIN SELECT * FROM {quote_ident(cls.name)} WHERE {plan.sql}", *plan.params)
+        steps = [{"detail": str(r[0])} for r in lines]
+        if not isinstance(plan.residual, MatchAll):
+            steps.append({"detail": "then filtered by the engine's matcher (operators SQL cannot spell exactly)"})
+        return steps
 
     async def find(self, cls: ClassDef, where: Where, opts: FindOptions) -> list[StoredObject]:
         if opts.limit is not None and opts.limit <= 0:
