@@ -33,3 +33,5 @@ test: install lint
 	$(VENV)/bin/pytest
 	# The API suites again on the MongoDB adapter (mongomock-motor), so both stores serve the same contract.
 	TEST_STORE=mongo $(VENV)/bin/pytest -q tests/http tests/security tests/cloud
+	# And on PostgreSQL in Parse Server's layout (a throw-away cluster the run starts itself; skipped without postgresql).
+	TEST_STORE=postgres $(VENV)/bin/pytest -q tests/http tests/security tests/cloud

@@ -76,8 +76,17 @@ class Api:
         return r.json()["objectId"], r.json()["sessionToken"]
 
 
-def _store_override() -> Any:
-    """TEST_STORE=mongo runs the HTTP suites on the MongoDB adapter (mongomock-motor) instead of SQLite."""
+def _store_override(settings: Settings) -> Any:
+    """TEST_STORE=mongo runs the HTTP suites on the MongoDB adapter (mongomock-motor) instead of SQLite;
+    TEST_STORE=postgres on a throw-away PostgreSQL cluster (tests/pg_cluster.py), a fresh schema per app."""
+    if os.environ.get("TEST_STORE") == "postgres":
+        from engine.storage.postgres import PostgresAdapter
+        from tests import pg_cluster
+
+        try:
+            return PostgresAdapter(pg_cluster.cluster().fresh_uri(), max_time_ms=settings.database_max_time_ms)
+        except RuntimeError as exc:  # no PostgreSQL on this machine: say so, do not fail
+            pytest.skip(str(exc))
     if os.environ.get("TEST_STORE") != "mongo":
         return None
     from mongomock_motor import AsyncMongoMockClient
@@ -88,7 +97,7 @@ def _store_override() -> Any:
 
 
 async def start_app(settings: Settings, storage: Any = None) -> tuple[Any, httpx.AsyncClient]:
-    app = create_app(settings, storage if storage is not None else _store_override())
+    app = create_app(settings, storage if storage is not None else _store_override(settings))
     await app.state.engine.start()
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 12345))
     return app, httpx.AsyncClient(transport=transport, base_url="http://testserver")
@@ -116,3 +125,17 @@ async def app_factory() -> AsyncIterator[Any]:
     for app, client in started:
         await client.aclose()
         await app.state.engine.stop()
+
+
+@pytest.fixture
+def pg_uri() -> str:
+    """A URI onto an empty schema of the session's throw-away PostgreSQL cluster (tests/pg_cluster.py)."""
+    from tests import pg_cluster
+
+    reason = pg_cluster.unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    try:
+        return pg_cluster.cluster().fresh_uri()
+    except RuntimeError as exc:
+        pytest.skip(str(exc))

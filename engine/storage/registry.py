@@ -15,6 +15,8 @@ ADAPTERS = {
     "mongodb": "engine.storage.mongo:MongoAdapter",
     "mongodb+srv": "engine.storage.mongo:MongoAdapter",
     "sqlite": "engine.storage.sqlite:SQLiteAdapter",
+    "postgres": "engine.storage.postgres:PostgresAdapter",
+    "postgresql": "engine.storage.postgres:PostgresAdapter",
 }
 
 
@@ -37,7 +39,8 @@ def open_adapter(uri: str, *, max_time_ms: int | None = None) -> StorageAdapter:
     target = ADAPTERS.get(scheme)
     if target is None:
         raise UnsupportedDatabase(
-            f"unsupported database URI scheme {scheme!r}; use sqlite:///path.db, mongodb://host/db or memory://"
+            f"unsupported database URI scheme {scheme!r}; "
+            "use sqlite:///path.db, mongodb://host/db, postgres://user@host/db or memory://"
         )
     module, _, name = target.partition(":")
     cls = getattr(importlib.import_module(module), name)
