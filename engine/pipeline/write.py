@@ -12,6 +12,7 @@ from engine.events import ObjectDeleted, ObjectSaved
 from engine.pipeline import hooks
 from engine.pipeline.context import RequestContext, Services
 from engine.pipeline.encode import Json
+from engine.pipeline.file_refs import check_file_references, references_files
 from engine.pipeline.plan import WritePlan, check_required, check_required_kept, plan_write
 from engine.pipeline.special import check_system_write
 from engine.query.options import FindOptions
@@ -139,6 +140,7 @@ async def run_create(
     plan = plan_write(cls, body, is_create=True)
     if plan.new_fields:
         check_class_permission(cls, Op.ADD_FIELD, auth)
+    await check_file_references(svc, auth, plan.ops, None)
     fields: dict[str, Value] = {}
     echo: Json = {}
     for path, op in plan.ops:
@@ -200,6 +202,11 @@ async def run_update(
     check_system_write(cls.name, body, auth, is_create=False)
     plan = plan_write(cls, body, is_create=False)
     check_required_kept(cls, plan.ops)
+    if references_files(svc, auth, plan.ops):
+        holder = original if original is not None else await _load(svc, cls, where)
+        if holder is None:
+            raise ParseError(ErrorCode.OBJECT_NOT_FOUND, "Object not found.")
+        await check_file_references(svc, auth, plan.ops, holder)
     cls = await _grow_schema(svc, auth, cls, plan)
     acl = server.acl if server.acl is not None else plan.acl
     ops = plan.ops + tuple(((name,), SetValue(value)) for name, value in server.fields.items())

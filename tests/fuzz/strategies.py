@@ -102,7 +102,7 @@ def operand(op: str, inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     if op == "$text":
         return st.fixed_dictionaries({"$search": st.fixed_dictionaries(
             {"$term": texts | scalars}, optional={"$language": texts, "$caseSensitive": scalars,
-                                                  "$diacriticSensitive": scalars})} | scalars)
+                                                  "$diacriticSensitive": scalars}) | scalars}) | scalars
     if op in ("$within", "$geoWithin", "$geoIntersects"):
         return st.dictionaries(st.sampled_from(("$box", "$polygon", "$centerSphere", "$point")),
                                st.lists(typed_values() | st.lists(floats | ints, max_size=3), max_size=4) | scalars,
