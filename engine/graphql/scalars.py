@@ -108,6 +108,6 @@ def install_scalars(type_map: dict[str, Any]) -> None:
     for name, impl in SCALARS.items():
         target = type_map.get(name)
         if isinstance(target, GraphQLScalarType):
-            target.serialize = impl.serialize  # type: ignore[method-assign]
-            target.parse_value = impl.parse_value  # type: ignore[method-assign]
-            target.parse_literal = impl.parse_literal  # type: ignore[method-assign]
+            for attr in ("serialize", "parse_value", "parse_literal", "coerce_output_value", "coerce_input_value",
+                         "coerce_input_literal", "value_to_literal"):
+                setattr(target, attr, getattr(impl, attr))
