@@ -19,6 +19,7 @@ from engine.pipeline.context import RequestContext, Services
 from engine.pipeline.encode import Json
 from engine.schema.model import FieldType
 
+Info = GraphQLResolveInfo[Any]
 MAX_NESTED_CREATES = 100  # createAndLink / createAndAdd objects one mutation may create
 
 
@@ -35,7 +36,7 @@ class GqlContext:
         return WhereTranslator(self.svc.schemas.get)
 
 
-def _g(info: GraphQLResolveInfo) -> GqlContext:
+def _g(info: Info) -> GqlContext:
     context = info.context
     assert isinstance(context, GqlContext)
     return context
@@ -45,7 +46,7 @@ def as_object(class_name: str, row: Mapping[str, Any]) -> dict[str, Any]:
     return {**row, "className": class_name}
 
 
-def _include(g: GqlContext, cls: ClassInfo, nodes: list[FieldNode], info: GraphQLResolveInfo) -> dict[str, Any]:
+def _include(g: GqlContext, cls: ClassInfo, nodes: list[FieldNode], info: Info) -> dict[str, Any]:
     paths = include_paths(g.gen.classes, cls, nodes, info.fragments)
     return {"include": ",".join(paths)} if paths else {}
 
@@ -58,15 +59,15 @@ def _read_options(args: Mapping[str, Any]) -> dict[str, Any]:
 # ---- object fields ---------------------------------------------------------------------------------------
 
 
-def resolve_id(obj: Mapping[str, Any], info: GraphQLResolveInfo) -> str:
+def resolve_id(obj: Mapping[str, Any], info: Info) -> str:
     return global_id(obj["className"], obj["objectId"])
 
 
-def resolve_acl(obj: Mapping[str, Any], info: GraphQLResolveInfo) -> dict[str, Any]:
+def resolve_acl(obj: Mapping[str, Any], info: Info) -> dict[str, Any]:
     return acl_from_rest(obj.get("ACL"))
 
 
-def resolve_pointer(obj: Mapping[str, Any], info: GraphQLResolveInfo) -> Any:
+def resolve_pointer(obj: Mapping[str, Any], info: Info) -> Any:
     # A pointer the caller may not read stays bare after the include: GraphQL shows it as null.
     value = obj.get(info.field_name)
     if isinstance(value, Mapping) and value.get("__type") == "Object":
@@ -74,7 +75,7 @@ def resolve_pointer(obj: Mapping[str, Any], info: GraphQLResolveInfo) -> Any:
     return None
 
 
-def resolve_array(obj: Mapping[str, Any], info: GraphQLResolveInfo) -> Any:
+def resolve_array(obj: Mapping[str, Any], info: Info) -> Any:
     value = obj.get(info.field_name)
     if not isinstance(value, list):
         return None
@@ -82,7 +83,7 @@ def resolve_array(obj: Mapping[str, Any], info: GraphQLResolveInfo) -> Any:
             else {"__element__": True, "value": item} for item in value]
 
 
-def resolve_polygon(obj: Mapping[str, Any], info: GraphQLResolveInfo) -> Any:
+def resolve_polygon(obj: Mapping[str, Any], info: Info) -> Any:
     value = obj.get(info.field_name)
     if not isinstance(value, Mapping):
         return None
@@ -90,7 +91,7 @@ def resolve_polygon(obj: Mapping[str, Any], info: GraphQLResolveInfo) -> Any:
 
 
 def resolve_class_type(gen: Generated) -> Any:
-    def resolve(value: Any, info: GraphQLResolveInfo, abstract: Any) -> str | None:
+    def resolve(value: Any, info: Info, abstract: Any) -> str | None:
         if isinstance(value, Mapping) and value.get("__element__"):
             return "Element"
         found = gen.classes.get(value.get("className", "")) if isinstance(value, Mapping) else None
@@ -99,7 +100,7 @@ def resolve_class_type(gen: Generated) -> Any:
 
 
 def resolve_relation(owner: ClassInfo, field: str, target: ClassInfo) -> Any:
-    async def resolve(obj: Mapping[str, Any], info: GraphQLResolveInfo, **args: Any) -> dict[str, Any]:
+    async def resolve(obj: Mapping[str, Any], info: Info, **args: Any) -> dict[str, Any]:
         related = {"$relatedTo": {"object": {"__type": "Pointer", "className": owner.class_name,
                                              "objectId": obj["objectId"]}, "key": field}}
         return await connection(_g(info), target, info, args, related)
@@ -109,7 +110,7 @@ def resolve_relation(owner: ClassInfo, field: str, target: ClassInfo) -> Any:
 # ---- reads -----------------------------------------------------------------------------------------------
 
 
-async def connection(g: GqlContext, cls: ClassInfo, info: GraphQLResolveInfo, args: Mapping[str, Any],
+async def connection(g: GqlContext, cls: ClassInfo, info: Info, args: Mapping[str, Any],
                      extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """A Relay connection from one door.find (plus one count when `last` needs it), with Parse's offset cursors."""
     where = g.where.where(cls.class_name, args.get("where"))
@@ -146,25 +147,25 @@ async def connection(g: GqlContext, cls: ClassInfo, info: GraphQLResolveInfo, ar
 
 
 async def get_object(g: GqlContext, cls: ClassInfo, object_id: str, nodes: list[FieldNode],
-                     info: GraphQLResolveInfo, args: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                     info: Info, args: Mapping[str, Any] | None = None) -> dict[str, Any]:
     params = {**_include(g, cls, nodes, info), **_read_options(args or {})}
     row = await door.get(g.svc, g.ctx, cls.class_name, object_id_for(cls.class_name, object_id), params)
     return as_object(cls.class_name, row)
 
 
 def resolve_get(cls: ClassInfo) -> Any:
-    async def resolve(_: Any, info: GraphQLResolveInfo, **args: Any) -> dict[str, Any]:
+    async def resolve(_: Any, info: Info, **args: Any) -> dict[str, Any]:
         return await get_object(_g(info), cls, args["id"], list(info.field_nodes), info, args)
     return resolve
 
 
 def resolve_find(cls: ClassInfo) -> Any:
-    async def resolve(_: Any, info: GraphQLResolveInfo, **args: Any) -> dict[str, Any]:
+    async def resolve(_: Any, info: Info, **args: Any) -> dict[str, Any]:
         return await connection(_g(info), cls, info, args)
     return resolve
 
 
-async def resolve_node(_: Any, info: GraphQLResolveInfo, id: str) -> dict[str, Any]:
+async def resolve_node(_: Any, info: Info, id: str) -> dict[str, Any]:
     g = _g(info)
     parsed = parse_global_id(id)
     cls = g.gen.classes.get(parsed[0]) if parsed is not None else None
@@ -236,7 +237,7 @@ async def _pointer(g: GqlContext, target: ClassInfo, name: str, value: Mapping[s
                          f"You need to provide link OR createLink on the pointer mutation of field {name}")
     if link is not None:
         return _pointer_json(target, object_id_for(target.class_name, link))
-    return _pointer_json(target, await _create_nested(g, target, create, budget))
+    return _pointer_json(target, await _create_nested(g, target, create or {}, budget))
 
 
 async def _relation(g: GqlContext, target: ClassInfo, value: Mapping[str, Any], budget: _Budget) -> dict[str, Any]:
@@ -251,11 +252,11 @@ async def _relation(g: GqlContext, target: ClassInfo, value: Mapping[str, Any], 
     return ops[0] if len(ops) == 1 else {"__op": "Batch", "ops": ops}
 
 
-def _payload_nodes(info: GraphQLResolveInfo, name: str) -> list[FieldNode]:
+def _payload_nodes(info: Info, name: str) -> list[FieldNode]:
     return nested(list(info.field_nodes), name, info.fragments)
 
 
-async def _after_write(g: GqlContext, cls: ClassInfo, object_id: str, info: GraphQLResolveInfo,
+async def _after_write(g: GqlContext, cls: ClassInfo, object_id: str, info: Info,
                        fallback: Json) -> dict[str, Any]:
     """The saved object as the caller may read it now; a caller who may write but not read gets what it sent."""
     try:
@@ -269,7 +270,7 @@ async def _after_write(g: GqlContext, cls: ClassInfo, object_id: str, info: Grap
 
 
 def resolve_create(cls: ClassInfo) -> Any:
-    async def resolve(_: Any, info: GraphQLResolveInfo, input: Mapping[str, Any]) -> dict[str, Any]:
+    async def resolve(_: Any, info: Info, input: Mapping[str, Any]) -> dict[str, Any]:
         g = _g(info)
         body = await fields_to_rest(g, cls, input.get("fields"), update=False, budget=_Budget())
         saved = await door.create(g.svc, g.ctx, cls.class_name, body)
@@ -279,7 +280,7 @@ def resolve_create(cls: ClassInfo) -> Any:
 
 
 def resolve_update(cls: ClassInfo) -> Any:
-    async def resolve(_: Any, info: GraphQLResolveInfo, input: Mapping[str, Any]) -> dict[str, Any]:
+    async def resolve(_: Any, info: Info, input: Mapping[str, Any]) -> dict[str, Any]:
         g = _g(info)
         object_id = object_id_for(cls.class_name, input["id"])
         body = await fields_to_rest(g, cls, input.get("fields"), update=True, budget=_Budget())
@@ -290,7 +291,7 @@ def resolve_update(cls: ClassInfo) -> Any:
 
 
 def resolve_delete(cls: ClassInfo) -> Any:
-    async def resolve(_: Any, info: GraphQLResolveInfo, input: Mapping[str, Any]) -> dict[str, Any]:
+    async def resolve(_: Any, info: Info, input: Mapping[str, Any]) -> dict[str, Any]:
         g = _g(info)
         object_id = object_id_for(cls.class_name, input["id"])
         # Parse answers with the object as it was: read it (as the caller) before it goes.
@@ -303,7 +304,7 @@ def resolve_delete(cls: ClassInfo) -> Any:
 # ---- users, sessions, functions ------------------------------------------------------------------------
 
 
-async def _viewer(g: GqlContext, info: GraphQLResolveInfo, token: str, nodes: list[FieldNode]) -> dict[str, Any]:
+async def _viewer(g: GqlContext, info: Info, token: str, nodes: list[FieldNode]) -> dict[str, Any]:
     """`{sessionToken, user}`: the user read as themselves through the door (their session, their ACL)."""
     auth = await sessions.lookup_session(g.svc, token, g.ctx.auth.installation_id)
     if auth is None or auth.user_id is None:
@@ -314,7 +315,7 @@ async def _viewer(g: GqlContext, info: GraphQLResolveInfo, token: str, nodes: li
     return {"sessionToken": token, "user": user}
 
 
-async def resolve_viewer(_: Any, info: GraphQLResolveInfo) -> dict[str, Any]:
+async def resolve_viewer(_: Any, info: Info) -> dict[str, Any]:
     g = _g(info)
     token = g.ctx.auth.session_token
     if not token or not g.ctx.auth.user_id:
@@ -322,7 +323,7 @@ async def resolve_viewer(_: Any, info: GraphQLResolveInfo) -> dict[str, Any]:
     return await _viewer(g, info, token, list(info.field_nodes))
 
 
-async def resolve_sign_up(_: Any, info: GraphQLResolveInfo, input: Mapping[str, Any]) -> dict[str, Any]:
+async def resolve_sign_up(_: Any, info: Info, input: Mapping[str, Any]) -> dict[str, Any]:
     g = _g(info)
     body = await fields_to_rest(g, g.gen.classes["_User"], input.get("fields"), update=False, budget=_Budget())
     saved = await door.create(g.svc, g.ctx, "_User", body)
@@ -333,7 +334,7 @@ async def resolve_sign_up(_: Any, info: GraphQLResolveInfo, input: Mapping[str, 
     return {"viewer": viewer, "clientMutationId": input.get("clientMutationId")}
 
 
-async def resolve_log_in(_: Any, info: GraphQLResolveInfo, input: Mapping[str, Any]) -> dict[str, Any]:
+async def resolve_log_in(_: Any, info: Info, input: Mapping[str, Any]) -> dict[str, Any]:
     g = _g(info)
     params = {k: input.get(k) for k in ("username", "password", "authData") if input.get(k) is not None}
     body = await users.login(g.svc, g.ctx, params)
@@ -341,33 +342,33 @@ async def resolve_log_in(_: Any, info: GraphQLResolveInfo, input: Mapping[str, A
     return {"viewer": viewer, "clientMutationId": input.get("clientMutationId")}
 
 
-async def resolve_log_out(_: Any, info: GraphQLResolveInfo, input: Mapping[str, Any]) -> dict[str, Any]:
+async def resolve_log_out(_: Any, info: Info, input: Mapping[str, Any]) -> dict[str, Any]:
     g = _g(info)
     await sessions.logout(g.svc, g.ctx)
     return {"ok": True, "clientMutationId": input.get("clientMutationId")}
 
 
-async def resolve_reset_password(_: Any, info: GraphQLResolveInfo, input: Mapping[str, Any]) -> dict[str, Any]:
+async def resolve_reset_password(_: Any, info: Info, input: Mapping[str, Any]) -> dict[str, Any]:
     await email_flows.request_password_reset(_g(info).svc, input.get("email"))
     return {"ok": True, "clientMutationId": input.get("clientMutationId")}
 
 
-async def resolve_confirm_reset(_: Any, info: GraphQLResolveInfo, input: Mapping[str, Any]) -> dict[str, Any]:
+async def resolve_confirm_reset(_: Any, info: Info, input: Mapping[str, Any]) -> dict[str, Any]:
     await email_flows.reset_password(_g(info).svc, input.get("token"), input.get("password"))
     return {"ok": True, "clientMutationId": input.get("clientMutationId")}
 
 
-async def resolve_send_verification(_: Any, info: GraphQLResolveInfo, input: Mapping[str, Any]) -> dict[str, Any]:
+async def resolve_send_verification(_: Any, info: Info, input: Mapping[str, Any]) -> dict[str, Any]:
     await email_flows.request_verification(_g(info).svc, input.get("email"))
     return {"ok": True, "clientMutationId": input.get("clientMutationId")}
 
 
-async def resolve_call_cloud_code(_: Any, info: GraphQLResolveInfo, input: Mapping[str, Any]) -> dict[str, Any]:
+async def resolve_call_cloud_code(_: Any, info: Info, input: Mapping[str, Any]) -> dict[str, Any]:
     g = _g(info)
     result = await functions.call_function(g.svc, g.ctx, input["functionName"], input.get("params") or {})
     return {"result": result, "clientMutationId": input.get("clientMutationId")}
 
 
-def resolve_health(_: Any, info: GraphQLResolveInfo) -> bool:
+def resolve_health(_: Any, info: Info) -> bool:
     return True
 
