@@ -182,3 +182,24 @@ async def test_get_of_unknown_id_answers_not_found_with_null_data(api: Api) -> N
     body = r.json()
     assert body["data"] is None and body["errors"][0]["path"] == ["user"]
     assert body["errors"][0]["extensions"] == {"code": 101}
+
+
+async def test_nested_pointer_selections_cost_one_query_per_level(app_factory: object) -> None:
+    app, api = await app_factory()  # type: ignore[operator]
+    await make_night_class(api)
+    for i in range(6):
+        uid, _ = await api.signup(f"u{i}")
+        await _create(api, {"title": f"t{i}", "subject": {"link": uid}}, master=True)
+    storage = app.state.engine.storage
+    calls: list[str] = []
+    original = storage.find
+
+    async def counting(cls, where, opts):  # type: ignore[no-untyped-def]
+        calls.append(cls.name)
+        return await original(cls, where, opts)
+
+    storage.find = counting
+    out = await data(api, "{ nights { edges { node { title subject { username } } } } }", master=True)
+    storage.find = original
+    assert len(out["nights"]["edges"]) == 6 and all(e["node"]["subject"]["username"] for e in out["nights"]["edges"])
+    assert calls.count("Night") == 1 and calls.count("_User") == 1, calls

@@ -176,9 +176,10 @@ async def test_with_the_gql_client_library(api: Api) -> None:
         made = await session.execute(parse_gql(
             'mutation { createNight(input: {fields: {title: "g", hours: 6}}) { night { id title } } }'))
         assert made["createNight"]["night"]["title"] == "g"
-        found = await session.execute(parse_gql("query($h: Float) { nights(where: {hours: {equalTo: $h}}) "
-                                                "{ count edges { node { title } } } }"),
-                                      variable_values={"h": 6})
+        request = parse_gql("query($h: Float) { nights(where: {hours: {equalTo: $h}}) "
+                            "{ count edges { node { title } } } }")
+        request.variable_values = {"h": 6}
+        found = await session.execute(request)
         assert found["nights"]["count"] == 1
         try:
             await session.execute(parse_gql('{ night(id: "missing") { title } }'))
