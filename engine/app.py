@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Route
 from engine.cloud.loader import load_hooks
 from engine.cloud.registry import Cloud
 from engine.files.service import FileService, file_service
+from engine.graphql.endpoint import GraphQLEndpoint
 from engine.http import files as files_http
 from engine.http.cors import CORSMiddleware
 from engine.http.edge import handle
@@ -114,6 +115,10 @@ def create_app(settings: Settings, storage: StorageAdapter | None = None) -> Sta
         Route(mount + "/{rest:path}", endpoint, methods=METHODS),
         *engine.livequery.routes(mount),  # websocket scopes only: the HTTP routes above never match them
     ]
+    if settings.mount_graphql:
+        graphql = GraphQLEndpoint(engine.services)
+        # Beside the REST mount, not under it, as Parse's graphQLPath; OPTIONS is answered by the CORS layer.
+        routes.insert(0, Route("/" + settings.graphql_path.strip("/"), graphql.handle, methods=["GET", "POST"]))
     app = Starlette(routes=routes, lifespan=lifespan)
     app.add_middleware(CORSMiddleware, allow_origin=settings.allow_origin)
     app.state.engine = engine

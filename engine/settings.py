@@ -146,6 +146,18 @@ class Settings:
         "SLEEPLAB_FILE_OLD_KEYS", "Comma-separated previous file keys, still accepted (key rotation).", ()
     )
     file_url_ttl: int = _opt("SLEEPLAB_FILE_URL_TTL", "Seconds a signed file URL stays valid.", 3600)
+    mount_graphql: bool = _opt("PARSE_SERVER_MOUNT_GRAPHQL", "Serve the GraphQL API beside the REST mount.", True)
+    graphql_path: str = _opt("PARSE_SERVER_GRAPHQL_PATH", "Path the GraphQL API is served at (app root).", "/graphql")
+    graphql_public_introspection: bool = _opt(
+        "PARSE_SERVER_GRAPHQL_PUBLIC_INTROSPECTION", "Let callers without the master key introspect the GraphQL "
+        "schema.", False,
+    )
+    graphql_max_depth: int = _opt("SLEEPLAB_GRAPHQL_MAX_DEPTH", "Deepest GraphQL selection a non-master caller may "
+                                  "send.", 20)
+    graphql_max_fields: int = _opt("SLEEPLAB_GRAPHQL_MAX_FIELDS", "Most fields (fragments expanded) in one GraphQL "
+                                   "operation of a non-master caller.", 200)
+    graphql_max_aliases: int = _opt("SLEEPLAB_GRAPHQL_MAX_ALIASES", "Most aliases in one GraphQL operation of a "
+                                    "non-master caller.", 30)
 
     # Connection hygiene: every limit below is enforced before the app sees a request (engine/http/protocol.py).
     header_timeout: float = _opt(

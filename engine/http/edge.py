@@ -103,6 +103,11 @@ def _credentials(request: Request, body: dict[str, Any]) -> Credentials:
     )
 
 
+def header_credentials(request: Request) -> tuple[Credentials, dict[str, Any]]:
+    """Credentials and cloud context from headers only: the GraphQL endpoint never reads them from the body."""
+    return _credentials(request, {}), _cloud_context(request, {})
+
+
 def _query_params(request: Request) -> dict[str, Any]:
     params: dict[str, Any] = dict(request.query_params)
     if "where" in params:
