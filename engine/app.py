@@ -19,6 +19,7 @@ from engine.http.edge import handle
 from engine.mail import load_mail_adapter
 from engine.pipeline.context import Services
 from engine.pipeline.data_access import pipeline_access
+from engine.pipeline.live_hooks import PipelineLiveHooks
 from engine.pipeline.schema_store import SchemaStore
 from engine.pipeline.sessions import lookup_session
 from engine.schema.loader import load_schema_file
@@ -45,7 +46,8 @@ class Engine:
         # The hook data API is the pipeline's own door, injected here so the pipeline never imports it back.
         self.services = Services(settings, self.storage, self.schemas, mailer=load_mail_adapter(settings.mail_adapter),
                                  cloud=self.cloud, data_access=pipeline_access)
-        self.livequery = LiveQueryServer(settings, self.schemas.get, self._lookup_session)
+        self.livequery = LiveQueryServer(settings, self.schemas.get, self._lookup_session,
+                                         hooks=PipelineLiveHooks(self.services))
         self.started = False
 
     async def _lookup_session(self, token: str) -> Auth | None:

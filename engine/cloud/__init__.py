@@ -28,19 +28,24 @@ from engine.cloud.registry import (
     FunctionHook,
     Hook,
     JobHook,
+    LiveEventHook,
     SaveHook,
+    SubscribeHook,
     ValidatorSpec,
     binding,
     bound_cloud,
 )
 from engine.cloud.request import (
     AfterFindRequest,
+    ConnectRequest,
     DeleteRequest,
     FindRequest,
     FunctionRequest,
     JobRequest,
+    LiveEventRequest,
     LoginRequest,
     SaveRequest,
+    SubscribeRequest,
     TriggerRequest,
 )
 from engine.cloud.triggers import TriggerType
@@ -52,6 +57,7 @@ __all__ = [
     "Cloud",
     "CloudObject",
     "CloudQuery",
+    "ConnectRequest",
     "DataAccess",
     "DataApi",
     "DeleteRequest",
@@ -61,21 +67,26 @@ __all__ = [
     "FunctionRequest",
     "Hook",
     "JobRequest",
+    "LiveEventRequest",
     "LoginRequest",
     "ParseError",
     "SaveRequest",
+    "SubscribeRequest",
     "TriggerRequest",
     "TriggerType",
     "Validator",
     "after_delete",
+    "after_event",
     "after_find",
     "after_login",
     "after_logout",
     "after_save",
+    "before_connect",
     "before_delete",
     "before_find",
     "before_login",
     "before_save",
+    "before_subscribe",
     "binding",
     "define",
     "job",
@@ -126,3 +137,20 @@ def define(name: str, validator: ValidatorSpec = None) -> Callable[[FunctionHook
 
 def job(name: str) -> Callable[[JobHook], JobHook]:
     return bound_cloud().job(name)
+
+
+# ---- LiveQuery triggers ----
+
+def before_connect(fn: Any = None, *, validator: ValidatorSpec = None) -> Any:
+    """``@before_connect``: every LiveQuery `connect`; raise a ParseError to refuse the connection."""
+    return bound_cloud().before_connect(fn, validator=validator)
+
+
+def before_subscribe(class_name: str, validator: ValidatorSpec = None) -> Callable[[SubscribeHook], SubscribeHook]:
+    """``@before_subscribe("Night")``: raise to refuse a subscription, edit ``req.query`` to change it."""
+    return bound_cloud().before_subscribe(class_name, validator)
+
+
+def after_event(class_name: str, validator: ValidatorSpec = None) -> Callable[[LiveEventHook], LiveEventHook]:
+    """``@after_event("Night")``: return False to drop an event, edit ``req.object`` to change what is sent."""
+    return bound_cloud().after_event(class_name, validator)

@@ -15,15 +15,23 @@ class TriggerType(StrEnum):
     BEFORE_LOGIN = "beforeLogin"
     AFTER_LOGIN = "afterLogin"
     AFTER_LOGOUT = "afterLogout"
+    # ---- LiveQuery (Parse's beforeConnect, beforeSubscribe, afterLiveQueryEvent) ----
+    BEFORE_CONNECT = "beforeConnect"
+    BEFORE_SUBSCRIBE = "beforeSubscribe"
+    AFTER_EVENT = "afterEvent"
 
 
 # Parse's validateClassNameForTriggers (src/triggers.js): login triggers live on _User only, the logout trigger on
 # _Session only, and _Session accepts nothing else. Checked when a hook registers, so a mistake stops start-up.
 LOGIN_TRIGGERS = frozenset({TriggerType.BEFORE_LOGIN, TriggerType.AFTER_LOGIN})
+# beforeConnect has no class; Parse files it under this pseudo-class name.
+CONNECT_CLASS = "@Connect"
 
 
 def check_trigger_class(kind: TriggerType, class_name: str) -> None:
     """Refuse trigger/class pairs Parse refuses; raises ValueError with Parse's wording."""
+    if (kind is TriggerType.BEFORE_CONNECT) != (class_name == CONNECT_CLASS):
+        raise ValueError("beforeConnect is registered with @before_connect, for every connection")
     if kind is TriggerType.BEFORE_SAVE and class_name == "_PushStatus":
         raise ValueError("Only afterSave is allowed on _PushStatus")
     if kind in LOGIN_TRIGGERS and class_name != "_User":
