@@ -9,7 +9,7 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from engine.cloud.loader import load_hooks
@@ -98,5 +98,28 @@ def create_app(settings: Settings, storage: StorageAdapter | None = None) -> Sta
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.add_middleware(CORSMiddleware, allow_origin=settings.allow_origin)
+    app.state.engine = engine
+    return app
+
+
+def create_livequery_app(settings: Settings, storage: StorageAdapter | None = None) -> Starlette:
+    """`sleeplab livequery`: the websocket server alone (Parse's ParseLiveQueryServer). It reads sessions and the
+    schema from the shared database and hears writes through Redis; `/health` answers for process managers."""
+    engine = Engine(settings, storage)
+    mount = "/" + settings.mount_path.strip("/")
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await engine.start()
+        try:
+            yield
+        finally:
+            await engine.stop()
+
+    routes: list[BaseRoute] = [Route(mount + "/health", health, methods=["GET"]), *engine.livequery.routes(mount)]
+    app = Starlette(routes=routes, lifespan=lifespan)
     app.state.engine = engine
     return app

@@ -1,4 +1,4 @@
-"""Composition root: `sleeplab serve | schema check` — argv and environment → Settings → app → uvicorn."""
+"""Composition root: `sleeplab serve | livequery | schema check` — argv and environment → Settings → app → uvicorn."""
 
 from __future__ import annotations
 
@@ -31,8 +31,11 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sleeplab", description="Parse-compatible sleep-lab backend")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="serve the REST API")
-    for f in fields(Settings):
-        serve.add_argument(_flag(f.name), dest=f.name, metavar=f.metadata["env"], help=f.metadata["help"])
+    # Parse's ParseLiveQueryServer deployment: websockets only, fed by the API processes through Redis.
+    live = sub.add_parser("livequery", help="serve only LiveQuery websockets (needs --live-query-redis-url)")
+    for command in (serve, live):
+        for f in fields(Settings):
+            command.add_argument(_flag(f.name), dest=f.name, metavar=f.metadata["env"], help=f.metadata["help"])
     check = sub.add_parser("schema", help="schema tools")
     check.add_argument("action", choices=["check"])
     check.add_argument("path", nargs="?", default=None)
@@ -67,10 +70,10 @@ def connection_limits(settings: Settings) -> ConnectionLimits:
                             write_timeout=settings.body_timeout)
 
 
-def serve(settings: Settings) -> int:
+def serve(settings: Settings, *, livequery_only: bool = False) -> int:
     import uvicorn
 
-    from engine.app import create_app
+    from engine.app import create_app, create_livequery_app
     from engine.http.protocol import protocol_for
     from livequery.protocol import MAX_FRAME
 
@@ -93,17 +96,23 @@ def serve(settings: Settings) -> int:
               f"!! NOTHING IS PERSISTED: every object is lost when this process stops.\n{banner}", flush=True)
     else:
         print(f"storage: {uri}", flush=True)
+    if livequery_only and not settings.live_query_redis_url:
+        print("sleeplab livequery needs --live-query-redis-url (PARSE_SERVER_LIVEQUERY_REDIS_URL): it hears writes "
+              "only through Redis", file=sys.stderr)
+        return 2
     try:
-        app = create_app(settings)
+        app = create_livequery_app(settings) if livequery_only else create_app(settings)
     except UnsupportedDatabase as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    print(f"sleeplab serving {settings.public_url()} (app id {settings.app_id})", flush=True)
+    what = "LiveQuery websockets" if livequery_only else "serving"
+    print(f"sleeplab {what} {settings.public_url()} (app id {settings.app_id})", flush=True)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info", lifespan="on",
                             access_log=settings.access_log, http=protocol_for(connection_limits(settings)),
                             ws="websockets-sansio", ws_max_size=MAX_FRAME,
                             ws_ping_interval=settings.ws_ping_interval or None,
                             ws_ping_timeout=settings.ws_ping_interval or None,
+                            ws_per_message_deflate=settings.ws_per_message_deflate,
                             timeout_keep_alive=settings.keep_alive_timeout)
     server = uvicorn.Server(config)
     server.run()
@@ -121,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"invalid option: {exc}", file=sys.stderr)
         return 2
-    return serve(settings)
+    return serve(settings, livequery_only=args.command == "livequery")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -109,9 +109,13 @@ def _watched_changed(watch: tuple[str, ...], obj: StoredObject, original: Stored
     return False
 
 
+def visible(cls: ClassDef, obj: StoredObject, auth: Auth) -> protocol.Json:
+    """The object as this reader may see it (protected fields, other users' email stripped)."""
+    return redact(cls.name, protocol.object_json(cls, obj), auth, protected_fields(cls, auth))
+
+
 def render(cls: ClassDef, obj: StoredObject, auth: Auth, sub: Subscription) -> protocol.Json:
-    row = redact(cls.name, protocol.object_json(cls, obj), auth, protected_fields(cls, auth))
-    return protocol.only_keys(row, sub.keys)
+    return protocol.only_keys(visible(cls, obj, auth), sub.keys)
 
 
 def classify(sub: Subscription, ev: LiveEvent, before: bool, after: bool) -> str | None:
@@ -200,9 +204,10 @@ class Dispatcher:
 
     async def _hooked(self, cls: ClassDef, client: Client, sub: Subscription, auth: Auth, op: str,
                       shown: StoredObject, shown_original: StoredObject | None) -> str | None:
-        """afterEvent sees what this subscriber may see (already redacted) and decides what, if anything, goes."""
-        obj = render(cls, shown, auth, sub)
-        original = render(cls, shown_original, auth, sub) if shown_original is not None else None
+        """afterEvent sees what this subscriber may see (redacted; `keys` applies after it, as in Parse) and decides
+        what, if anything, goes."""
+        obj = visible(cls, shown, auth)
+        original = visible(cls, shown_original, auth) if shown_original is not None else None
         try:
             result = await self.hooks.after_event(
                 auth, class_name=cls.name, event=op, obj=obj, original=original, client_id=client.id,
@@ -213,7 +218,7 @@ class Dispatcher:
         if result is None:
             return None
         obj, original = result
-        obj["className"] = cls.name
+        obj = protocol.only_keys({**obj, "className": cls.name}, sub.keys)
         if original is not None:
-            original["className"] = cls.name
+            original = protocol.only_keys({**original, "className": cls.name}, sub.keys)
         return protocol.dumps(protocol.event(op, client.id, sub.request_id, obj, original, client.installation_id))
