@@ -20,8 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
-from websockets.sync.client import ClientConnection
-from websockets.sync.client import connect as ws_connect
+from websockets.sync.client import ClientConnection, connect as ws_connect
 
 from tests.e2e.server import ROOT, ServerProcess, free_port
 
@@ -240,7 +239,7 @@ def test_slow_consumer_is_disconnected_and_memory_stays_bounded(tmp_path: Path) 
         assert peak - base < 30_000
         # Reading now: whatever was buffered, then the error, then the close.
         frames: list[dict[str, Any]] = []
-        with pytest.raises(Exception) as closed:  # noqa: PT011 - ConnectionClosed, of either flavour
+        with pytest.raises(Exception) as closed:
             while True:
                 frames.append(json.loads(ws.recv(timeout=EVENT_WAIT)))
         assert "ConnectionClosed" in type(closed.value).__name__

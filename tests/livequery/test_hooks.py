@@ -18,7 +18,7 @@ from engine.cloud import (
     SubscribeRequest,
 )
 from tests.conftest import make_settings
-from tests.livequery.test_websocket import H, HM, LOOPBACK, connect, signup, subscribe
+from tests.livequery.test_websocket import HM, LOOPBACK, H, connect, signup, subscribe
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
