@@ -35,7 +35,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from memory import free_port, pct, raise_nofile, rss_kib  # noqa: E402  (bench/ is not a package)
+from memory import free_port, pct, raise_nofile, rss_kib  # bench/ is not a package
 
 ROOT = Path(__file__).resolve().parent.parent
 CLASS = "BenchFan"
@@ -66,7 +66,7 @@ def start_ours(tmp: str, deflate: bool) -> Target:
            "--master-key", master, "--database-uri", f"sqlite:///{tmp}/bench.db", "--max-websockets", "0",
            "--max-connections", "100000", "--ws-per-message-deflate", "true" if deflate else "false"]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PARSE_SERVER_", "SLEEPLAB_"))}
-    log = open(Path(tmp) / "server.log", "wb")  # noqa: SIM115 - open for the server's life
+    log = open(Path(tmp) / "server.log", "wb")  # open for the server's life
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/parse"
     deadline = time.monotonic() + 60

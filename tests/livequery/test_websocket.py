@@ -153,3 +153,16 @@ def test_master_key_is_not_honoured_unless_configured(client: TestClient) -> Non
         client.post("/parse/classes/Note", json={"n": 1, "ACL": {}}, headers=HM)
         client.post("/parse/classes/Note", json={"n": 2}, headers=HM)
         assert ws.receive_json()["object"]["n"] == 2
+
+
+def test_update_replaces_the_query_and_fields_is_keys(client: TestClient) -> None:
+    with client.websocket_connect("/parse") as ws:
+        connect(ws)
+        subscribe(ws, 1, {"className": "Room", "where": {"name": "a"}})
+        ws.send_json({"op": "update", "requestId": 1,
+                      "query": {"className": "Room", "where": {"name": "b"}, "fields": ["name"]}})
+        assert ws.receive_json()["op"] == "subscribed"
+        client.post("/parse/classes/Room", json={"name": "a", "x": 1}, headers=HM)
+        client.post("/parse/classes/Room", json={"name": "b", "x": 2}, headers=HM)
+        ev = ws.receive_json()
+        assert ev["requestId"] == 1 and ev["object"]["name"] == "b" and "x" not in ev["object"]
