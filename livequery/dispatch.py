@@ -136,6 +136,7 @@ def classify(sub: Subscription, ev: LiveEvent, before: bool, after: bool) -> str
 
 
 RenderKey = tuple[bool, str | None, frozenset[str], tuple[str, ...] | None, int]
+PermKey = tuple[bool, str | None, frozenset[str], bool]
 
 
 class Dispatcher:
@@ -153,13 +154,14 @@ class Dispatcher:
             return 0
         memo: dict[str, Auth | None] = {}
         texts: dict[RenderKey, str] = {}
+        perms: dict[PermKey, tuple[bool, bool]] = {}
         sent = 0
         for client_id, sub in self.index.candidates(ev.class_name, ev.obj, ev.original):
             client = self.clients.get(client_id)
             if client is None:
                 continue
             try:
-                message = await self._message(cls, client, sub, ev, memo, texts)
+                message = await self._message(cls, client, sub, ev, memo, texts, perms)
             except Exception:  # one bad subscription must not starve the others
                 log.exception("livequery dispatch failed for %s/%s", client_id, sub.request_id)
                 continue
@@ -178,12 +180,19 @@ class Dispatcher:
         return text
 
     async def _message(self, cls: ClassDef, client: Client, sub: Subscription, ev: LiveEvent,
-                       memo: dict[str, Auth | None], texts: dict[RenderKey, str]) -> str | None:
+                       memo: dict[str, Auth | None], texts: dict[RenderKey, str],
+                       perms: dict[PermKey, tuple[bool, bool]]) -> str | None:
         auth = await client.auth(sub.session_token, self.sessions, memo)
         if auth is None:
             return None  # the session ended (logout, expiry): nothing more for this subscription
-        cur_perm = permitted(cls, auth, ev.obj, get_only=sub.get_only)
-        orig_perm = ev.original is not None and permitted(cls, auth, ev.original, get_only=sub.get_only)
+        # Readers with the same rights get the same answer: CLP and ACL are checked once per event per reader kind.
+        pkey = (auth.is_master, auth.user_id, auth.role_names, sub.get_only)
+        known = perms.get(pkey)
+        if known is None:
+            known = perms[pkey] = (
+                permitted(cls, auth, ev.obj, get_only=sub.get_only),
+                ev.original is not None and permitted(cls, auth, ev.original, get_only=sub.get_only))
+        cur_perm, orig_perm = known
         after = cur_perm and _matches(sub.where, ev.obj)
         before = orig_perm and ev.original is not None and _matches(sub.where, ev.original)
         op = classify(sub, ev, before, after)

@@ -12,7 +12,7 @@ import math
 from collections.abc import Hashable, Iterator
 from dataclasses import dataclass, field
 
-from engine.query.where import And, Compare, Where
+from engine.query.where import And, Compare, In, Where
 from engine.storage.base import StoredObject
 from engine.wire import Pointer
 
@@ -43,14 +43,19 @@ def value_key(value: object) -> Hashable | None:
     return None
 
 
-def equality(where: Where) -> tuple[str, Hashable] | None:
-    """The first top-level `field == scalar` a match requires, or None (the subscription is checked on every write)."""
+def equality(where: Where) -> tuple[str, tuple[Hashable, ...]] | None:
+    """The first top-level `field == scalar` (or `field $in [scalars]`) a match requires, as the field and the values
+    it may hold; None when there is none (the subscription is then checked on every write)."""
     items = where.items if isinstance(where, And) else (where,)
     for item in items:
         if isinstance(item, Compare) and item.op == "eq" and len(item.path) == 1:
             key = value_key(item.value)
             if key is not None:
-                return item.path[0], key
+                return item.path[0], (key,)
+        if isinstance(item, In) and not item.negate and len(item.path) == 1 and item.values:
+            keys = tuple(value_key(v) for v in item.values)
+            if all(k is not None for k in keys):
+                return item.path[0], tuple(dict.fromkeys(keys))  # type: ignore[arg-type]
     return None
 
 
@@ -87,7 +92,9 @@ class SubscriptionIndex:
         if eq is None:
             subs.loose[key] = sub
         else:
-            subs.by_field.setdefault(eq[0], {}).setdefault(eq[1], {})[key] = sub
+            values = subs.by_field.setdefault(eq[0], {})
+            for value in eq[1]:
+                values.setdefault(value, {})[key] = sub
 
     def get(self, client_id: str, request_id: int) -> Subscription | None:
         return self._by_client.get(client_id, {}).get(request_id)
@@ -107,10 +114,11 @@ class SubscriptionIndex:
             subs.loose.pop(key, None)
         else:
             values = subs.by_field[eq[0]]
-            filed = values[eq[1]]
-            filed.pop(key, None)
-            if not filed:
-                del values[eq[1]]
+            for value in eq[1]:
+                filed = values[value]
+                filed.pop(key, None)
+                if not filed:
+                    del values[value]
             if not values:
                 del subs.by_field[eq[0]]
         if not subs.count:
@@ -129,11 +137,11 @@ class SubscriptionIndex:
         subs = self._by_class.get(class_name)
         if subs is None:
             return
-        every = list(subs.loose.items())
+        every = dict(subs.loose)
         for values in subs.by_field.values():
             for filed in values.values():
-                every.extend(filed.items())
-        for (client_id, _), sub in every:
+                every.update(filed)
+        for (client_id, _), sub in every.items():
             yield client_id, sub
 
     def candidates(self, class_name: str, *objects: StoredObject | None) -> list[tuple[str, Subscription]]:

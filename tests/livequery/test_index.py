@@ -40,6 +40,8 @@ def test_index_keys_follow_the_matchers_equality() -> None:
     index.add("ptr", sub(1, {"owner": {"__type": "Pointer", "className": "_User", "objectId": "u1"}}))
     index.add("id", sub(1, {"objectId": "o9"}))
     index.add("and", sub(1, {"$and": [{"tag": "a"}, {"n": {"$lt": 5}}]}))
+    index.add("in", sub(1, {"k": {"$in": ["x", "y"]}}))
+    assert [c for c, _ in index.candidates("Msg", obj(k="y"))] == ["in"]
     assert [c for c, _ in index.candidates("Msg", obj(n=1.0))] == ["num"]  # 1 == 1.0, as in Mongo
     assert [c for c, _ in index.candidates("Msg", obj(flag=1))] == []  # True != 1
     assert [c for c, _ in index.candidates("Msg", obj(owner=Pointer("_User", "u1")))] == ["ptr"]
