@@ -55,7 +55,7 @@ def equality(where: Where) -> tuple[str, tuple[Hashable, ...]] | None:
         if isinstance(item, In) and not item.negate and len(item.path) == 1 and item.values:
             keys = tuple(value_key(v) for v in item.values)
             if all(k is not None for k in keys):
-                return item.path[0], tuple(dict.fromkeys(keys))  # type: ignore[arg-type]
+                return item.path[0], tuple(dict.fromkeys(keys))
     return None
 
 
