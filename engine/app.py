@@ -28,7 +28,7 @@ from engine.security.auth import Auth
 from engine.settings import Settings
 from engine.storage.base import StorageAdapter
 from engine.storage.registry import open_adapter
-from livequery.server import LiveQueryServer
+from livequery.server import LiveQueryServer, WebsocketFront
 
 log = logging.getLogger("engine")
 METHODS = ["GET", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "HEAD"]
@@ -98,6 +98,7 @@ def create_app(settings: Settings, storage: StorageAdapter | None = None) -> Sta
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.add_middleware(CORSMiddleware, allow_origin=settings.allow_origin)
+    app.add_middleware(WebsocketFront, server=engine.livequery, path=mount)  # outermost: see WebsocketFront
     app.state.engine = engine
     return app
 
@@ -121,5 +122,6 @@ def create_livequery_app(settings: Settings, storage: StorageAdapter | None = No
 
     routes: list[BaseRoute] = [Route(mount + "/health", health, methods=["GET"]), *engine.livequery.routes(mount)]
     app = Starlette(routes=routes, lifespan=lifespan)
+    app.add_middleware(WebsocketFront, server=engine.livequery, path=mount)
     app.state.engine = engine
     return app
