@@ -98,3 +98,17 @@ def test_before_subscribe_refuses_and_rewrites(client: TestClient) -> None:
         assert "ward" not in ev["object"] and "objectId" in ev["object"]
     assert ("subscribe", 7, "nurse") in SEEN
     assert ("event", "create", False, 7) in SEEN
+
+
+def test_registration_rules() -> None:
+    from engine.cloud import Cloud, TriggerType
+
+    cloud = Cloud("t")
+    cloud.before_connect(lambda req: None)
+    assert cloud.has_trigger(TriggerType.BEFORE_CONNECT, "@Connect")
+    with pytest.raises(ValueError, match="_Session"):
+        cloud.before_subscribe("_Session")
+    with pytest.raises(TypeError, match="class name"):
+        cloud.register_trigger(TriggerType.BEFORE_SUBSCRIBE, "@Connect", lambda req: None)
+    with pytest.raises(ValueError, match="before_connect"):
+        cloud.register_trigger(TriggerType.BEFORE_CONNECT, "Night", lambda req: None)
