@@ -49,6 +49,7 @@ def test_trigger_names_are_parse_names() -> None:
     assert [t.value for t in TriggerType] == [
         "beforeSave", "afterSave", "beforeDelete", "afterDelete", "beforeFind", "afterFind",
         "beforeLogin", "afterLogin", "afterLogout",
+        "beforeConnect", "beforeSubscribe", "afterEvent",
     ]
 
 
