@@ -9,7 +9,7 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from engine.cloud.loader import load_hooks
@@ -23,6 +23,7 @@ from engine.mail import load_mail_adapter
 from engine.pipeline.context import Services
 from engine.pipeline.data_access import pipeline_access
 from engine.pipeline.jobs import run_start_hooks
+from engine.pipeline.live_hooks import PipelineLiveHooks
 from engine.pipeline.schema_store import SchemaStore
 from engine.pipeline.sessions import lookup_session
 from engine.schema.loader import load_schema_file
@@ -32,7 +33,7 @@ from engine.settings import Settings
 from engine.storage.base import StorageAdapter
 from engine.storage.mongo import MongoAdapter
 from engine.storage.registry import effective_uri, open_adapter
-from livequery.server import LiveQueryServer
+from livequery.server import LiveQueryServer, WebsocketFront
 
 log = logging.getLogger("engine")
 METHODS = ["GET", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "HEAD"]
@@ -51,7 +52,8 @@ class Engine:
         # The hook data API is the pipeline's own door, injected here so the pipeline never imports it back.
         self.services = Services(settings, self.storage, self.schemas, mailer=load_mail_adapter(settings.mail_adapter),
                                  cloud=self.cloud, data_access=pipeline_access, files=self.files)
-        self.livequery = LiveQueryServer(settings, self.schemas.get, self._lookup_session)
+        self.livequery = LiveQueryServer(settings, self.schemas.get, self._lookup_session,
+                                         hooks=PipelineLiveHooks(self.services))
         self.started = False
 
     async def _lookup_session(self, token: str) -> Auth | None:
@@ -121,5 +123,30 @@ def create_app(settings: Settings, storage: StorageAdapter | None = None) -> Sta
         routes.insert(0, Route("/" + settings.graphql_path.strip("/"), graphql.handle, methods=["GET", "POST"]))
     app = Starlette(routes=routes, lifespan=lifespan)
     app.add_middleware(CORSMiddleware, allow_origin=settings.allow_origin)
+    app.add_middleware(WebsocketFront, server=engine.livequery, path=mount)  # outermost: see WebsocketFront
+    app.state.engine = engine
+    return app
+
+
+def create_livequery_app(settings: Settings, storage: StorageAdapter | None = None) -> Starlette:
+    """`sleeplab livequery`: the websocket server alone (Parse's ParseLiveQueryServer). It reads sessions and the
+    schema from the shared database and hears writes through Redis; `/health` answers for process managers."""
+    engine = Engine(settings, storage)
+    mount = "/" + settings.mount_path.strip("/")
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await engine.start()
+        try:
+            yield
+        finally:
+            await engine.stop()
+
+    routes: list[BaseRoute] = [Route(mount + "/health", health, methods=["GET"]), *engine.livequery.routes(mount)]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.add_middleware(WebsocketFront, server=engine.livequery, path=mount)
     app.state.engine = engine
     return app

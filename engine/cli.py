@@ -1,4 +1,4 @@
-"""Composition root: `sleeplab serve | demo | schema check | audit verify` — argv and environment → Settings → app."""
+"""Composition root: `sleeplab serve | livequery | demo | schema check | audit verify | files orphans`."""
 
 from __future__ import annotations
 
@@ -38,12 +38,13 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sleeplab", description="Parse-compatible sleep-lab backend")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="serve the REST API")
-    for f in fields(Settings):
-        serve.add_argument(_flag(f.name), dest=f.name, metavar=f.metadata["env"], help=f.metadata["help"])
+    # Parse's ParseLiveQueryServer deployment: websockets only, fed by the API processes through Redis.
+    live = sub.add_parser("livequery", help="serve only LiveQuery websockets (needs --live-query-redis-url)")
     demo = sub.add_parser("demo", help="run the cloud job `demo` once, in-process with the master key, against the "
                                         "configured store (with --cloud hooks/ by default) and print its result")
-    for f in fields(Settings):
-        demo.add_argument(_flag(f.name), dest=f.name, metavar=f.metadata["env"], help=f.metadata["help"])
+    for command in (serve, live, demo):
+        for f in fields(Settings):
+            command.add_argument(_flag(f.name), dest=f.name, metavar=f.metadata["env"], help=f.metadata["help"])
     check = sub.add_parser("schema", help="schema tools")
     check.add_argument("action", choices=["check"])
     check.add_argument("path", nargs="?", default=None)
@@ -90,10 +91,10 @@ def connection_limits(settings: Settings) -> ConnectionLimits:
                             max_upload_bytes=settings.max_upload_bytes)
 
 
-def serve(settings: Settings) -> int:
+def serve(settings: Settings, *, livequery_only: bool = False) -> int:
     import uvicorn
 
-    from engine.app import create_app
+    from engine.app import create_app, create_livequery_app
     from engine.http.protocol import protocol_for
     from livequery.protocol import MAX_FRAME
 
@@ -116,17 +117,23 @@ def serve(settings: Settings) -> int:
               f"!! NOTHING IS PERSISTED: every object is lost when this process stops.\n{banner}", flush=True)
     else:
         print(f"storage: {uri}", flush=True)
+    if livequery_only and not settings.live_query_redis_url:
+        print("sleeplab livequery needs --live-query-redis-url (PARSE_SERVER_LIVEQUERY_REDIS_URL): it hears writes "
+              "only through Redis", file=sys.stderr)
+        return 2
     try:
-        app = create_app(settings)
+        app = create_livequery_app(settings) if livequery_only else create_app(settings)
     except UnsupportedDatabase as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    print(f"sleeplab serving {settings.public_url()} (app id {settings.app_id})", flush=True)
+    what = "LiveQuery websockets" if livequery_only else "serving"
+    print(f"sleeplab {what} {settings.public_url()} (app id {settings.app_id})", flush=True)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info", lifespan="on",
                             access_log=settings.access_log, http=protocol_for(connection_limits(settings)),
                             ws="websockets-sansio", ws_max_size=MAX_FRAME,
                             ws_ping_interval=settings.ws_ping_interval or None,
                             ws_ping_timeout=settings.ws_ping_interval or None,
+                            ws_per_message_deflate=settings.ws_per_message_deflate,
                             timeout_keep_alive=settings.keep_alive_timeout)
     server = uvicorn.Server(config)
     server.run()
@@ -256,7 +263,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"invalid option: {exc}", file=sys.stderr)
         return 2
-    return demo(settings) if args.command == "demo" else serve(settings)
+    if args.command == "demo":
+        return demo(settings)
+    return serve(settings, livequery_only=args.command == "livequery")
 
 
 if __name__ == "__main__":  # pragma: no cover

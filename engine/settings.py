@@ -180,6 +180,19 @@ class Settings:
         "SLEEPLAB_WS_PING_INTERVAL", "Seconds between websocket pings; a socket that misses a pong for as long is "
         "closed (0 = no pings).", 20.0,
     )
+    # LiveQuery (see livequery/): who is master on a websocket, how far a slow reader may fall behind, compression.
+    live_query_master_key: bool = _opt(
+        "SLEEPLAB_LIVE_QUERY_MASTER_KEY", "Honour the master key on LiveQuery `connect` (Parse's liveQuery "
+        "keyPairs); off = a masterKey connects as an ordinary client.", False,
+    )
+    live_query_max_queue: int = _opt(
+        "SLEEPLAB_LIVE_QUERY_MAX_QUEUE", "Events one LiveQuery client may have waiting; past it (or 8 MiB) it is "
+        "disconnected with an error.", 1000,
+    )
+    ws_per_message_deflate: bool = _opt(
+        "SLEEPLAB_WS_PER_MESSAGE_DEFLATE", "Negotiate permessage-deflate on websockets (costs ~40 KB per socket; "
+        "off, as in Parse Server's ws).", False,
+    )
 
     def with_overrides(self, values: Mapping[str, Any]) -> Settings:
         return replace(self, **{k: v for k, v in values.items() if v is not None})

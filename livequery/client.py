@@ -1,48 +1,111 @@
-"""One websocket connection: who connected (master, session token, installation) and its outgoing queue."""
+"""One websocket connection: who connected (master, session token, installation) and its bounded outgoing queue."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from engine.errors import ParseError
 from engine.security.auth import Auth, SessionLookup
 
-# A reader that stops reading must not grow the server's memory without bound: past this it is dropped.
+log = logging.getLogger("livequery")
+# A reader that stops reading must not grow the server's memory without bound: past either limit it is dropped.
 QUEUE_SIZE = 1000
+QUEUE_BYTES = 8 * 1024 * 1024
+Sender = Callable[[str], Awaitable[None]]
 
 
 class Client:
+    """Messages are queued as encoded text (an event's object text is shared by every subscriber that gets the
+    same rendering); an idle client holds no task, only a writer while something is queued."""
+
+    __slots__ = ("_bytes", "_on_overflow", "_pending", "_sender", "_writer", "id", "installation_id", "is_master",
+                 "max_bytes", "max_messages", "overflowed", "session_token")
+
     def __init__(self, *, is_master: bool = False, session_token: str | None = None,
-                 installation_id: str | None = None, client_id: str | None = None) -> None:
+                 installation_id: str | None = None, client_id: str | None = None, sender: Sender | None = None,
+                 on_overflow: Callable[[], None] | None = None, max_messages: int = QUEUE_SIZE,
+                 max_bytes: int = QUEUE_BYTES) -> None:
         self.id = client_id or str(uuid.uuid4())
         self.is_master = is_master
         self.session_token = session_token
         self.installation_id = installation_id
         self.overflowed = False
-        self._queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(QUEUE_SIZE)
+        self.max_messages, self.max_bytes = max_messages, max_bytes
+        self._pending: deque[str] = deque()
+        self._bytes = 0
+        self._sender = sender
+        self._on_overflow = on_overflow
+        self._writer: asyncio.Task[None] | None = None
 
-    def send(self, message: dict[str, Any]) -> None:
-        """Queue a message; never blocks the dispatcher (a full queue closes this connection instead)."""
+    @property
+    def queued(self) -> int:
+        return len(self._pending)
+
+    def send(self, message: dict[str, Any] | str) -> None:
+        """Queue a message; never blocks the dispatcher (a full queue ends this connection instead)."""
         if self.overflowed:
             return
+        text = message if isinstance(message, str) else json.dumps(message, separators=(",", ":"))
+        if len(self._pending) >= self.max_messages or self._bytes + len(text) > self.max_bytes:
+            self.overflow()
+            return
+        self._pending.append(text)
+        self._bytes += len(text)
+        if self._sender is not None and self._writer is None:
+            self._writer = asyncio.get_running_loop().create_task(self._drain())
+
+    def overflow(self) -> None:
+        """Drop everything queued (that memory is the point) and let the connection end itself."""
+        self.overflowed = True
+        self._pending.clear()
+        self._bytes = 0
+        if self._writer is not None:
+            self._writer.cancel()
+        if self._on_overflow is not None:
+            self._on_overflow()
+
+    def take(self) -> list[str]:
+        """Everything queued, removed (tests and a connection without a writer)."""
+        out = list(self._pending)
+        self._pending.clear()
+        self._bytes = 0
+        return out
+
+    async def _drain(self) -> None:
+        assert self._sender is not None
         try:
-            self._queue.put_nowait(message)
-        except asyncio.QueueFull:
-            self.overflowed = True
-            self._queue.get_nowait()  # make room for the sentinel that ends the writer
-            self._queue.put_nowait(None)
+            while self._pending:
+                text = self._pending.popleft()
+                self._bytes -= len(text)
+                await self._sender(text)
+        except asyncio.CancelledError:
+            pass
+        except Exception:
+            log.debug("livequery writer ended", exc_info=True)
+            self._pending.clear()
+            self._bytes = 0
+        finally:
+            self._writer = None
+
+    async def flush(self, timeout: float) -> None:  # noqa: ASYNC109
+        """Let queued messages go out (an error before a close), for at most `timeout` seconds."""
+        writer = self._writer
+        if writer is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(writer), timeout)
+            except (TimeoutError, asyncio.CancelledError):
+                writer.cancel()
 
     def close(self) -> None:
-        try:
-            self._queue.put_nowait(None)
-        except asyncio.QueueFull:
-            self.overflowed = True
-
-    async def next_message(self) -> dict[str, Any] | None:
-        """The next message to write, or None when the connection should end."""
-        return await self._queue.get()
+        self._pending.clear()
+        if self._writer is not None:
+            self._writer.cancel()
 
     async def auth(self, token: str | None, sessions: SessionLookup,
                    memo: dict[str, Auth | None] | None = None) -> Auth | None:

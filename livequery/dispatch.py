@@ -23,6 +23,7 @@ from engine.storage.base import StoredObject
 from engine.wire import Pointer
 from livequery import protocol
 from livequery.client import Client
+from livequery.hooks import AFTER_EVENT, LiveHooks, NoHooks
 from livequery.subscriptions import Subscription, SubscriptionIndex
 
 log = logging.getLogger("livequery")
@@ -108,9 +109,13 @@ def _watched_changed(watch: tuple[str, ...], obj: StoredObject, original: Stored
     return False
 
 
+def visible(cls: ClassDef, obj: StoredObject, auth: Auth) -> protocol.Json:
+    """The object as this reader may see it (protected fields, other users' email stripped)."""
+    return redact(cls.name, protocol.object_json(cls, obj), auth, protected_fields(cls, auth))
+
+
 def render(cls: ClassDef, obj: StoredObject, auth: Auth, sub: Subscription) -> protocol.Json:
-    row = redact(cls.name, protocol.object_json(cls, obj), auth, protected_fields(cls, auth))
-    return protocol.only_keys(row, sub.keys)
+    return protocol.only_keys(visible(cls, obj, auth), sub.keys)
 
 
 def classify(sub: Subscription, ev: LiveEvent, before: bool, after: bool) -> str | None:
@@ -130,24 +135,33 @@ def classify(sub: Subscription, ev: LiveEvent, before: bool, after: bool) -> str
     return op
 
 
+RenderKey = tuple[bool, str | None, frozenset[str], tuple[str, ...] | None, int]
+PermKey = tuple[bool, str | None, frozenset[str], bool]
+
+
 class Dispatcher:
     def __init__(self, index: SubscriptionIndex, clients: Mapping[str, Client], schema: SchemaGetter,
-                 sessions: SessionLookup) -> None:
+                 sessions: SessionLookup, hooks: LiveHooks | None = None) -> None:
         self.index, self.clients, self.schema, self.sessions = index, clients, schema, sessions
+        self.hooks: LiveHooks = hooks if hooks is not None else NoHooks()
 
     async def dispatch(self, ev: LiveEvent) -> int:
-        """Send this event to every subscription that should hear it; returns how many messages went out."""
+        """Send this event to every subscription that should hear it; returns how many messages went out.
+
+        Only the subscriptions the index finds for the object's values are asked (see subscriptions.py)."""
         cls = ev.cls or self.schema(ev.class_name)
         if cls is None or not self.index.has_class(ev.class_name):
             return 0
         memo: dict[str, Auth | None] = {}
+        texts: dict[RenderKey, str] = {}
+        perms: dict[PermKey, tuple[bool, bool]] = {}
         sent = 0
-        for client_id, sub in self.index.for_class(ev.class_name):
+        for client_id, sub in self.index.candidates(ev.class_name, ev.obj, ev.original):
             client = self.clients.get(client_id)
             if client is None:
                 continue
             try:
-                message = await self._message(cls, client, sub, ev, memo)
+                message = await self._message(cls, client, sub, ev, memo, texts, perms)
             except Exception:  # one bad subscription must not starve the others
                 log.exception("livequery dispatch failed for %s/%s", client_id, sub.request_id)
                 continue
@@ -156,24 +170,64 @@ class Dispatcher:
                 sent += 1
         return sent
 
+    def _text(self, texts: dict[RenderKey, str], cls: ClassDef, obj: StoredObject, auth: Auth,
+              sub: Subscription, which: int) -> str:
+        # Readers with the same rights and keys get the same bytes: encode once per event, share the string.
+        key = (auth.is_master, auth.user_id, auth.role_names, sub.keys, which)
+        text = texts.get(key)
+        if text is None:
+            text = texts[key] = protocol.dumps(render(cls, obj, auth, sub))
+        return text
+
     async def _message(self, cls: ClassDef, client: Client, sub: Subscription, ev: LiveEvent,
-                       memo: dict[str, Auth | None]) -> protocol.Json | None:
+                       memo: dict[str, Auth | None], texts: dict[RenderKey, str],
+                       perms: dict[PermKey, tuple[bool, bool]]) -> str | None:
         auth = await client.auth(sub.session_token, self.sessions, memo)
         if auth is None:
             return None  # the session ended (logout, expiry): nothing more for this subscription
-        cur_perm = permitted(cls, auth, ev.obj, get_only=sub.get_only)
-        orig_perm = ev.original is not None and permitted(cls, auth, ev.original, get_only=sub.get_only)
+        # Readers with the same rights get the same answer: CLP and ACL are checked once per event per reader kind.
+        pkey = (auth.is_master, auth.user_id, auth.role_names, sub.get_only)
+        known = perms.get(pkey)
+        if known is None:
+            known = perms[pkey] = (
+                permitted(cls, auth, ev.obj, get_only=sub.get_only),
+                ev.original is not None and permitted(cls, auth, ev.original, get_only=sub.get_only))
+        cur_perm, orig_perm = known
         after = cur_perm and _matches(sub.where, ev.obj)
         before = orig_perm and ev.original is not None and _matches(sub.where, ev.original)
         op = classify(sub, ev, before, after)
         if op is None:
             return None
+        shown: StoredObject = ev.obj
+        shown_original: StoredObject | None = ev.original if orig_perm else None
         if op == "leave" and not cur_perm:
             # Read access was lost: the client only gets the last state it was allowed to read.
-            obj, original = render(cls, ev.original, auth, sub), None  # type: ignore[arg-type]
-        else:
-            obj = render(cls, ev.obj, auth, sub)
-            original = render(cls, ev.original, auth, sub) if ev.original is not None and orig_perm else None
+            shown, shown_original = ev.original, None  # type: ignore[assignment]
         if op in ("create", "delete"):
-            original = None
-        return protocol.event(op, client.id, sub.request_id, obj, original, client.installation_id)
+            shown_original = None
+        if self.hooks.has(AFTER_EVENT, cls.name):
+            return await self._hooked(cls, client, sub, auth, op, shown, shown_original)
+        obj_text = self._text(texts, cls, shown, auth, sub, 0 if shown is ev.obj else 1)
+        orig_text = None if shown_original is None else self._text(texts, cls, shown_original, auth, sub, 1)
+        return protocol.event_text(op, client.id, sub.request_id, obj_text, orig_text, client.installation_id)
+
+    async def _hooked(self, cls: ClassDef, client: Client, sub: Subscription, auth: Auth, op: str,
+                      shown: StoredObject, shown_original: StoredObject | None) -> str | None:
+        """afterEvent sees what this subscriber may see (redacted; `keys` applies after it, as in Parse) and decides
+        what, if anything, goes."""
+        obj = visible(cls, shown, auth)
+        original = visible(cls, shown_original, auth) if shown_original is not None else None
+        try:
+            result = await self.hooks.after_event(
+                auth, class_name=cls.name, event=op, obj=obj, original=original, client_id=client.id,
+                request_id=sub.request_id, session_token=sub.session_token or client.session_token,
+                clients=len(self.clients), subscriptions=len(self.index))
+        except ParseError as exc:
+            return protocol.dumps(protocol.error(exc.code, exc.message, reconnect=False, request_id=sub.request_id))
+        if result is None:
+            return None
+        obj, original = result
+        obj = protocol.only_keys({**obj, "className": cls.name}, sub.keys)
+        if original is not None:
+            original = protocol.only_keys({**original, "className": cls.name}, sub.keys)
+        return protocol.dumps(protocol.event(op, client.id, sub.request_id, obj, original, client.installation_id))

@@ -18,7 +18,7 @@ BAD_MESSAGE, UNKNOWN_CLIENT, UNKNOWN_OP, BAD_KEYS = 1, 2, 3, 4
 CONNECT_KEYS = frozenset({"op", "applicationId", "javascriptKey", "masterKey", "clientKey", "restAPIKey",
                           "windowsKey", "sessionToken", "installationId"})
 SUBSCRIBE_KEYS = frozenset({"op", "requestId", "query", "sessionToken"})
-QUERY_KEYS = frozenset({"className", "where", "keys", "watch"})
+QUERY_KEYS = frozenset({"className", "where", "keys", "fields", "watch"})  # `fields`: keys' older name
 BUILTIN_KEYS = ("className", "objectId", "createdAt", "updatedAt", "ACL")
 
 Json = dict[str, Any]
@@ -105,7 +105,7 @@ def _names(value: object, key: str, rid: int) -> tuple[str, ...] | None:
     return tuple(value)
 
 
-def _query(data: object, rid: int) -> Query:
+def query(data: object, rid: int) -> Query:
     if not isinstance(data, dict):
         raise _bad("query must be an object", rid)
     extra = set(data) - QUERY_KEYS
@@ -117,7 +117,10 @@ def _query(data: object, rid: int) -> Query:
     where = data.get("where", {})
     if not isinstance(where, dict):
         raise _bad("query.where must be an object", rid)
-    return Query(class_name, where, _names(data.get("keys"), "keys", rid), _names(data.get("watch"), "watch", rid))
+    keys = _names(data.get("keys"), "keys", rid)
+    if keys is None:
+        keys = _names(data.get("fields"), "fields", rid)
+    return Query(class_name, where, keys, _names(data.get("watch"), "watch", rid))
 
 
 def _check_keys(data: Mapping[str, Any], allowed: frozenset[str]) -> None:
@@ -153,7 +156,7 @@ def parse_message(frame: str | bytes) -> Message | None:
     if op in ("subscribe", "update"):
         _check_keys(data, SUBSCRIBE_KEYS)
         rid = _request_id(data)
-        return Subscribe(rid, _query(data.get("query"), rid), _opt_str(data, "sessionToken"), op == "update")
+        return Subscribe(rid, query(data.get("query"), rid), _opt_str(data, "sessionToken"), op == "update")
     if op == "unsubscribe":
         _check_keys(data, frozenset({"op", "requestId"}))
         return Unsubscribe(_request_id(data))
@@ -214,3 +217,18 @@ def only_keys(row: Json, keys: tuple[str, ...] | None) -> Json:
     if keys is None:
         return row
     return {k: v for k, v in row.items() if k in BUILTIN_KEYS or k in keys}
+
+
+def dumps(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def event_text(op: str, client_id: str, request_id: int, obj_text: str, original_text: str | None = None,
+               installation_id: str | None = None) -> str:
+    """`event(...)` already encoded, around object texts encoded once per event and shared by subscribers."""
+    out = f'{{"op":"{op}","clientId":{dumps(client_id)},"requestId":{request_id},"object":{obj_text}'
+    if original_text is not None:
+        out += f',"original":{original_text}'
+    if installation_id:
+        out += f',"installationId":{dumps(installation_id)}'
+    return out + "}"

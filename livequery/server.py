@@ -4,24 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 
 from starlette.responses import JSONResponse
 from starlette.routing import WebSocketRoute
-from starlette.types import Message
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from engine.errors import ErrorCode, HTTPDenied, ParseError
 from engine.events import Event
 from engine.schema.model import is_valid_class_name, new_class
-from engine.security.auth import Credentials, SessionLookup, connect_is_master
+from engine.security.auth import Auth, Credentials, SessionLookup, connect_is_master
 from engine.security.class_access import check_class_access
 from engine.security.clp import Op
 from engine.settings import Settings
 from livequery import protocol
 from livequery.client import Client
-from livequery.dispatch import Dispatcher, SchemaGetter, prepare
+from livequery.dispatch import Dispatcher, LiveEvent, SchemaGetter, prepare
+from livequery.hooks import BEFORE_CONNECT, BEFORE_SUBSCRIBE, LiveHooks, NoHooks
 from livequery.pubsub import PubSub, decode_event, encode_event, open_pubsub
 from livequery.subscriptions import SubscriptionIndex
 
@@ -30,6 +30,10 @@ BAD_KEYS_MESSAGE = "Key in request is not valid"
 CONNECT_TIMEOUT_CLOSE = 1008  # policy violation: the socket never sent `connect`
 TRY_AGAIN_LATER_CLOSE = 1013
 NOT_CONNECTED = "Can not find this client, make sure you connect to server before subscribing"
+SLOW_CONSUMER = "Too many events waiting: the client reads too slowly"
+# Events waiting for dispatch: writers never wait for delivery; past this a burst is dropped (and logged), not
+# buffered without bound.
+EVENT_BACKLOG = 10_000
 
 
 async def _receive_until(websocket: WebSocket, deadline: float) -> Message | None:
@@ -56,19 +60,25 @@ class LiveQueryServer:
     """All connections of one process; `publish` is the EventBus listener, `routes` the websocket endpoints."""
 
     def __init__(self, settings: Settings, schema: SchemaGetter, sessions: SessionLookup,
-                 pubsub: PubSub | None = None) -> None:
+                 pubsub: PubSub | None = None, hooks: LiveHooks | None = None) -> None:
         self.settings = settings
         self.sessions = sessions
         self.schema = schema
         self.pubsub = pubsub if pubsub is not None else open_pubsub(settings.live_query_redis_url)
+        self.hooks: LiveHooks = hooks if hooks is not None else NoHooks()
         self.index = SubscriptionIndex()
         self.clients: dict[str, Client] = {}
-        self.dispatcher = Dispatcher(self.index, self.clients, schema, sessions)
+        self.dispatcher = Dispatcher(self.index, self.clients, schema, sessions, self.hooks)
         self.channel = f"{settings.app_id}:livequery"
         self.classes = frozenset(settings.live_query_classes)
         self.open_sockets = 0
+        self._events: asyncio.Queue[LiveEvent] | None = None
+        self._worker: asyncio.Task[None] | None = None
+        self.dropped_events = 0
 
     async def start(self) -> None:
+        self._events = asyncio.Queue(EVENT_BACKLOG)
+        self._worker = asyncio.create_task(self._dispatch_events(self._events))
         await self.pubsub.subscribe(self.channel, self._received)
         await self.pubsub.start()
 
@@ -76,6 +86,19 @@ class LiveQueryServer:
         for client in list(self.clients.values()):
             client.close()
         await self.pubsub.stop()
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+            self._worker = None
+
+    async def _dispatch_events(self, events: asyncio.Queue[LiveEvent]) -> None:
+        while True:
+            ev = await events.get()
+            try:
+                await self.dispatcher.dispatch(ev)
+            except Exception:
+                log.exception("livequery dispatch failed")
 
     def wants(self, class_name: str) -> bool:
         """Only classes that publish, and with a local pub/sub only while someone here is subscribed to them."""
@@ -88,7 +111,20 @@ class LiveQueryServer:
             await self.pubsub.publish(self.channel, encode_event(event))
 
     async def _received(self, data: bytes) -> None:
-        await self.dispatcher.dispatch(decode_event(data))
+        """Queue the event and return at once: the writer (or the Redis reader) never waits for delivery."""
+        try:
+            ev = decode_event(data)
+        except (ValueError, KeyError, TypeError, ParseError):
+            log.warning("livequery: undecodable event dropped")
+            return
+        if self._events is None:
+            await self.dispatcher.dispatch(ev)  # not started (unit use): deliver inline
+            return
+        try:
+            self._events.put_nowait(ev)
+        except asyncio.QueueFull:
+            self.dropped_events += 1
+            log.warning("livequery: %d events waiting, event on %s dropped", EVENT_BACKLOG, ev.class_name)
 
     def routes(self, path: str) -> list[WebSocketRoute]:
         """Parse accepts an upgrade on any path; the SDK uses the serverURL's path (e.g. /parse)."""
@@ -110,57 +146,65 @@ class LiveQueryServer:
 
     async def _serve(self, websocket: WebSocket) -> None:
         await websocket.accept()
-        client = Client()
-        connected = False
-        writer = asyncio.create_task(self._write(websocket, client))
-        # A socket that never says `connect` holds memory and a file descriptor for nothing: it gets a deadline.
-        connect_by = asyncio.get_running_loop().time() + self.settings.live_query_connect_timeout
+        serving = asyncio.current_task()
+        assert serving is not None
+
+        def overflowed() -> None:
+            serving.cancel()  # wakes the receive below; the connection ends there
+
+        client = Client(sender=websocket.send_text, on_overflow=overflowed,
+                        max_messages=self.settings.live_query_max_queue)
         try:
-            while not writer.done():
-                received = await (websocket.receive() if connected else _receive_until(websocket, connect_by))
-                if received is None:
-                    await websocket.close(CONNECT_TIMEOUT_CLOSE, "connect timed out")
-                    break
-                msg = received
-                if msg["type"] == "websocket.disconnect":
-                    break
-                frame = msg.get("text") if msg.get("text") is not None else msg.get("bytes")
-                if frame is None:
-                    continue
-                try:
-                    parsed = protocol.parse_message(frame)
-                    if parsed is None:
-                        continue
-                    if isinstance(parsed, protocol.Connect):
-                        self._connect(client, parsed, websocket)
-                        connected = True
-                    elif not connected:
-                        rid = parsed.request_id
-                        raise protocol.ProtocolError(protocol.UNKNOWN_CLIENT, NOT_CONNECTED, request_id=rid)
-                    elif isinstance(parsed, protocol.Subscribe):
-                        await self._subscribe(client, parsed)
-                    else:
-                        self._unsubscribe(client, parsed)
-                except protocol.ProtocolError as exc:
-                    client.send(protocol.error(exc.code, exc.message, reconnect=exc.reconnect,
-                                               request_id=exc.request_id))
+            await self._converse(websocket, client)
+        except asyncio.CancelledError:
+            if not client.overflowed:
+                raise
+            serving.uncancel()
+            log.warning("livequery client %s dropped: more than %d events waiting", client.id, client.max_messages)
+            client.overflowed = False
+            client.send(protocol.error(ErrorCode.REQUEST_LIMIT_EXCEEDED.value, SLOW_CONSUMER, reconnect=True))
+            # A reader that stopped reading may never take these: bounded waits, then the transport closes.
+            await client.flush(1.0)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(websocket.close(CONNECT_TIMEOUT_CLOSE, "slow consumer"), 1.0)
         finally:
             self.index.remove_client(client.id)
             self.clients.pop(client.id, None)
             client.close()
-            with contextlib.suppress(asyncio.TimeoutError, Exception):
-                await asyncio.wait_for(writer, 1.0)
 
-    async def _write(self, websocket: WebSocket, client: Client) -> None:
-        try:
-            while (message := await client.next_message()) is not None:
-                await websocket.send_text(json.dumps(message, separators=(",", ":")))
-            if client.overflowed:
-                await websocket.close(1008)  # policy violation: the reader fell too far behind
-        except Exception:
-            log.debug("livequery writer ended", exc_info=True)
+    async def _converse(self, websocket: WebSocket, client: Client) -> None:
+        connected = False
+        # A socket that never says `connect` holds memory and a file descriptor for nothing: it gets a deadline.
+        connect_by = asyncio.get_running_loop().time() + self.settings.live_query_connect_timeout
+        while True:
+            received = await (websocket.receive() if connected else _receive_until(websocket, connect_by))
+            if received is None:
+                await websocket.close(CONNECT_TIMEOUT_CLOSE, "connect timed out")
+                return
+            if received["type"] == "websocket.disconnect":
+                return
+            frame = received.get("text") if received.get("text") is not None else received.get("bytes")
+            if frame is None:
+                continue
+            try:
+                parsed = protocol.parse_message(frame)
+                if parsed is None:
+                    continue
+                if isinstance(parsed, protocol.Connect):
+                    await self._connect(client, parsed, websocket)
+                    connected = True
+                elif not connected:
+                    rid = parsed.request_id
+                    raise protocol.ProtocolError(protocol.UNKNOWN_CLIENT, NOT_CONNECTED, request_id=rid)
+                elif isinstance(parsed, protocol.Subscribe):
+                    await self._subscribe(client, parsed)
+                else:
+                    self._unsubscribe(client, parsed)
+            except protocol.ProtocolError as exc:
+                client.send(protocol.error(exc.code, exc.message, reconnect=exc.reconnect,
+                                           request_id=exc.request_id))
 
-    def _connect(self, client: Client, msg: protocol.Connect, websocket: WebSocket) -> None:
+    async def _connect(self, client: Client, msg: protocol.Connect, websocket: WebSocket) -> None:
         # The REST edge's own rules (security/auth.py). Parse never compares the app id; we do, so one server
         # cannot be subscribed to with another app's id.
         host = websocket.client.host if websocket.client else ""
@@ -170,9 +214,18 @@ class LiveQueryServer:
             is_master = connect_is_master(creds, self.settings)
         except HTTPDenied as exc:
             raise protocol.ProtocolError(protocol.BAD_KEYS, BAD_KEYS_MESSAGE) from exc
-        client.is_master = is_master
+        # As Parse's keyPairs: the master key counts on a websocket only where the server is told to honour it.
+        client.is_master = is_master and self.settings.live_query_master_key
         client.session_token = msg.session_token
         client.installation_id = msg.installation_id
+        if self.hooks.has(BEFORE_CONNECT):
+            # An invalid token is no user, as in Parse (the subscribe will refuse it); the hook decides the rest.
+            auth = await client.auth(None, self.sessions) or Auth(installation_id=msg.installation_id)
+            try:
+                await self.hooks.before_connect(auth, client_id=client.id, session_token=msg.session_token,
+                                                clients=len(self.clients))
+            except ParseError as exc:
+                raise protocol.ProtocolError(exc.code, exc.message, reconnect=False) from exc
         self.clients[client.id] = client
         client.send(protocol.connected(client.id))
 
@@ -186,12 +239,31 @@ class LiveQueryServer:
                 raise ParseError(ErrorCode.INVALID_SESSION_TOKEN, "Invalid session token")
             check_class_access(name, Op.FIND, auth)  # the class rules of a REST find (e.g. `_Installation`)
             # A class may be created after the subscription (Parse allows that): check it as a public class.
+            query = msg.query
+            if self.hooks.has(BEFORE_SUBSCRIBE, name):
+                query = await self._before_subscribe(client, msg, auth)
             cls = self.schema(name) or new_class(name)
-            sub = prepare(cls, msg.query, auth, rid, msg.session_token)
+            sub = prepare(cls, query, auth, rid, msg.session_token)
         except ParseError as exc:
             raise protocol.ProtocolError(exc.code, exc.message, reconnect=False, request_id=rid) from exc
         self.index.add(client.id, sub)
         client.send(protocol.subscribed(client.id, rid))
+
+    async def _before_subscribe(self, client: Client, msg: protocol.Subscribe, auth: Auth) -> protocol.Query:
+        q = msg.query
+        sent: protocol.Json = {"className": q.class_name, "where": dict(q.where)}
+        if q.keys is not None:
+            sent["keys"] = list(q.keys)
+        if q.watch is not None:
+            sent["watch"] = list(q.watch)
+        got = await self.hooks.before_subscribe(
+            auth, class_name=q.class_name, query=sent, client_id=client.id, request_id=msg.request_id,
+            session_token=msg.session_token or client.session_token)
+        got["className"] = q.class_name  # a hook may narrow the query, never move it to another class
+        try:
+            return protocol.query(got, msg.request_id)
+        except protocol.ProtocolError as exc:
+            raise ParseError(ErrorCode.SCRIPT_FAILED, f"beforeSubscribe returned an invalid query: {exc}") from exc
 
     def _unsubscribe(self, client: Client, msg: protocol.Unsubscribe) -> None:
         if self.index.remove(client.id, msg.request_id) is None:
@@ -199,3 +271,20 @@ class LiveQueryServer:
                 protocol.UNKNOWN_CLIENT, f"Cannot find subscription with requestId {msg.request_id}",
                 request_id=msg.request_id)
         client.send(protocol.unsubscribed(client.id, msg.request_id))
+
+
+class WebsocketFront:
+    """ASGI middleware: upgrades under the mount path go straight to LiveQuery. Skipping the router and the HTTP
+    middleware means fewer coroutine frames held for the whole life of every (mostly idle) connection."""
+
+    def __init__(self, app: ASGIApp, server: LiveQueryServer, path: str) -> None:
+        self.app, self.server = app, server
+        self.path = "/" + path.strip("/")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            path = scope.get("path", "")
+            if path == self.path or path.startswith(self.path.rstrip("/") + "/"):
+                await self.server.endpoint(WebSocket(scope, receive, send))
+                return
+        await self.app(scope, receive, send)

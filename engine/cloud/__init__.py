@@ -28,7 +28,9 @@ from engine.cloud.registry import (
     FunctionHook,
     Hook,
     JobHook,
+    LiveEventHook,
     SaveHook,
+    SubscribeHook,
     ValidatorSpec,
     binding,
     bound_cloud,
@@ -36,13 +38,16 @@ from engine.cloud.registry import (
 from engine.cloud.request import (
     AfterFindRequest,
     CloudFile,
+    ConnectRequest,
     DeleteRequest,
     FileRequest,
     FindRequest,
     FunctionRequest,
     JobRequest,
+    LiveEventRequest,
     LoginRequest,
     SaveRequest,
+    SubscribeRequest,
     TriggerRequest,
 )
 from engine.cloud.triggers import TriggerType
@@ -55,6 +60,7 @@ __all__ = [
     "CloudFile",
     "CloudObject",
     "CloudQuery",
+    "ConnectRequest",
     "DataAccess",
     "DataApi",
     "DeleteRequest",
@@ -65,25 +71,30 @@ __all__ = [
     "FunctionRequest",
     "Hook",
     "JobRequest",
+    "LiveEventRequest",
     "LoginRequest",
     "ParseError",
     "SaveRequest",
+    "SubscribeRequest",
     "TriggerRequest",
     "TriggerType",
     "Validator",
     "after_delete",
     "after_delete_file",
+    "after_event",
     "after_find",
     "after_login",
     "after_logout",
     "after_save",
     "after_save_file",
+    "before_connect",
     "before_delete",
     "before_delete_file",
     "before_find",
     "before_login",
     "before_save",
     "before_save_file",
+    "before_subscribe",
     "binding",
     "define",
     "job",
@@ -160,3 +171,20 @@ def before_delete_file(fn: Any = None, *, validator: ValidatorSpec = None) -> An
 
 def after_delete_file(fn: Any = None, *, validator: ValidatorSpec = None) -> Any:
     return bound_cloud().after_delete_file(fn, validator=validator)
+
+
+# ---- LiveQuery triggers ----
+
+def before_connect(fn: Any = None, *, validator: ValidatorSpec = None) -> Any:
+    """``@before_connect``: every LiveQuery `connect`; raise a ParseError to refuse the connection."""
+    return bound_cloud().before_connect(fn, validator=validator)
+
+
+def before_subscribe(class_name: str, validator: ValidatorSpec = None) -> Callable[[SubscribeHook], SubscribeHook]:
+    """``@before_subscribe("Night")``: raise to refuse a subscription, edit ``req.query`` to change it."""
+    return bound_cloud().before_subscribe(class_name, validator)
+
+
+def after_event(class_name: str, validator: ValidatorSpec = None) -> Callable[[LiveEventHook], LiveEventHook]:
+    """``@after_event("Night")``: return False to drop an event, edit ``req.object`` to change what is sent."""
+    return bound_cloud().after_event(class_name, validator)

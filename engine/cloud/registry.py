@@ -12,15 +12,18 @@ from typing import Any, TypeVar
 
 from engine.cloud.request import (
     AfterFindRequest,
+    ConnectRequest,
     DeleteRequest,
     FileRequest,
     FindRequest,
     FunctionRequest,
     JobRequest,
+    LiveEventRequest,
     LoginRequest,
     SaveRequest,
+    SubscribeRequest,
 )
-from engine.cloud.triggers import FILE_CLASS, FILE_TRIGGERS, TriggerType, check_trigger_class
+from engine.cloud.triggers import CONNECT_CLASS, FILE_CLASS, FILE_TRIGGERS, TriggerType, check_trigger_class
 from engine.cloud.validators import Validator, ValidatorFn, to_validator
 from engine.errors import ErrorCode, ParseError
 
@@ -38,6 +41,10 @@ LoginHook = TypeVar("LoginHook", bound=Callable[[LoginRequest], object])
 FunctionHook = TypeVar("FunctionHook", bound=Callable[[FunctionRequest], object])
 JobHook = TypeVar("JobHook", bound=Callable[[JobRequest], object])
 FileHook = TypeVar("FileHook", bound=Callable[[FileRequest], object])
+# LiveQuery triggers
+ConnectHook = TypeVar("ConnectHook", bound=Callable[[ConnectRequest], object])
+SubscribeHook = TypeVar("SubscribeHook", bound=Callable[[SubscribeRequest], object])
+LiveEventHook = TypeVar("LiveEventHook", bound=Callable[[LiveEventRequest], object])
 ValidatorSpec = Validator | Mapping[str, Any] | ValidatorFn | None
 
 # Parse's triggers.js refuses names with quotes and walks dotted paths through plain objects; we allow a
@@ -196,6 +203,19 @@ class Cloud:
     def after_delete_file(self, fn: Any = None, *, validator: ValidatorSpec = None) -> Any:
         return self._file_trigger(TriggerType.AFTER_DELETE_FILE, fn, validator)
 
+    # -- LiveQuery triggers (Parse.Cloud.beforeConnect, beforeSubscribe, afterLiveQueryEvent) ----------------------
+
+    def before_connect(self, fn: Any = None, *, validator: ValidatorSpec = None) -> Any:
+        """``@before_connect`` or ``@before_connect(validator=...)``: every LiveQuery `connect`."""
+        return self._fixed_class(TriggerType.BEFORE_CONNECT, CONNECT_CLASS, fn, validator)
+
+    def before_subscribe(self, class_name: str,
+                         validator: ValidatorSpec = None) -> Callable[[SubscribeHook], SubscribeHook]:
+        return self._trigger(TriggerType.BEFORE_SUBSCRIBE, class_name, validator)
+
+    def after_event(self, class_name: str, validator: ValidatorSpec = None) -> Callable[[LiveEventHook], LiveEventHook]:
+        return self._trigger(TriggerType.AFTER_EVENT, class_name, validator)
+
     def define(self, name: str, validator: ValidatorSpec = None) -> Callable[[FunctionHook], FunctionHook]:
         if callable(name):
             raise TypeError('@define needs the function name: @define("hello")')
@@ -259,7 +279,8 @@ def _snake(kind: TriggerType) -> str:
 
 
 def _check_class(kind: TriggerType, class_name: object) -> None:
-    if kind in FILE_TRIGGERS and class_name == FILE_CLASS:
+    if (kind in FILE_TRIGGERS and class_name == FILE_CLASS) or (
+            kind is TriggerType.BEFORE_CONNECT and class_name == CONNECT_CLASS):
         return
     if not isinstance(class_name, str) or not _CLASS_NAME_RE.match(class_name):
         raise TypeError(f'@{_snake(kind)} needs a class name, e.g. @{_snake(kind)}("Night"); got {class_name!r}')

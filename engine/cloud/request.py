@@ -122,6 +122,46 @@ class FileRequest(TriggerRequest):
     file: CloudFile
 
 
+# ---- LiveQuery triggers ----
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConnectRequest(TriggerRequest):
+    """beforeConnect: a LiveQuery client's `connect`; raising refuses it (the client gets the error)."""
+
+    client_id: str
+    session_token: str | None = None
+    clients: int = 0  # connections open in this process, as Parse's `request.clients`
+    event: str = "connect"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SubscribeRequest(TriggerRequest):
+    """beforeSubscribe: raising refuses the subscription; editing (or returning) ``query`` changes what it
+    matches, its ``keys`` and ``watch`` included."""
+
+    query: CloudQuery
+    client_id: str
+    request_id: int
+    session_token: str | None = None
+    event: str = "subscribe"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LiveEventRequest(TriggerRequest):
+    """afterEvent (Parse's afterLiveQueryEvent): one event for one subscription, before it is sent.
+
+    Return False to drop it; edit ``object`` (or return another CloudObject) to change what is sent; raise to
+    send the subscriber an error instead."""
+
+    object: CloudObject
+    event: str  # create, enter, update, leave, delete
+    client_id: str
+    request_id: int
+    session_token: str | None = None
+    clients: int = 0
+    subscriptions: int = 0
+
+
 _REQUEST_TYPES: dict[TriggerType, type[TriggerRequest]] = {
     TriggerType.BEFORE_SAVE: SaveRequest,
     TriggerType.AFTER_SAVE: SaveRequest,
@@ -136,6 +176,9 @@ _REQUEST_TYPES: dict[TriggerType, type[TriggerRequest]] = {
     TriggerType.AFTER_SAVE_FILE: FileRequest,
     TriggerType.BEFORE_DELETE_FILE: FileRequest,
     TriggerType.AFTER_DELETE_FILE: FileRequest,
+    TriggerType.BEFORE_CONNECT: ConnectRequest,
+    TriggerType.BEFORE_SUBSCRIBE: SubscribeRequest,
+    TriggerType.AFTER_EVENT: LiveEventRequest,
 }
 
 

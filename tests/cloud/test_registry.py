@@ -50,6 +50,7 @@ def test_trigger_names_are_parse_names() -> None:
         "beforeSave", "afterSave", "beforeDelete", "afterDelete", "beforeFind", "afterFind",
         "beforeLogin", "afterLogin", "afterLogout",
         "beforeSaveFile", "afterSaveFile", "beforeDeleteFile", "afterDeleteFile",
+        "beforeConnect", "beforeSubscribe", "afterEvent",
     ]
 
 

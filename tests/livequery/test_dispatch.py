@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -56,10 +57,7 @@ def ops(client: Client) -> list[str]:
 
 
 def drain(client: Client) -> list[dict[str, Any]]:
-    out = []
-    while not client._queue.empty():
-        out.append(client._queue.get_nowait())
-    return out
+    return [json.loads(text) for text in client.take()]
 
 
 async def test_classification() -> None:

@@ -134,11 +134,35 @@ def test_bad_messages(client: TestClient) -> None:
         assert ws.receive_json()["code"] == 1
 
 
-def test_master_connection_sees_acl_protected_objects(client: TestClient) -> None:
-    with client.websocket_connect("/parse") as ws:
+def test_master_connection_sees_acl_protected_objects() -> None:
+    settings = make_settings(database_uri="memory://", live_query_master_key=True)
+    with TestClient(create_app(settings), client=LOOPBACK) as client, client.websocket_connect("/parse") as ws:
         connect(ws, masterKey=MASTER)
         subscribe(ws, 1, {"className": "Note", "where": {"n": {"$gt": 1}}, "keys": ["n"]})
         client.post("/parse/classes/Note", json={"n": 1, "t": "x", "ACL": {}}, headers=HM)
         client.post("/parse/classes/Note", json={"n": 2, "t": "x", "ACL": {}}, headers=HM)
         obj = ws.receive_json()["object"]
         assert obj["n"] == 2 and "t" not in obj and obj["ACL"] == {}
+
+
+def test_master_key_is_not_honoured_unless_configured(client: TestClient) -> None:
+    """As Parse's liveQuery keyPairs: by default a masterKey on `connect` makes an ordinary client."""
+    with client.websocket_connect("/parse") as ws:
+        connect(ws, masterKey=MASTER)
+        subscribe(ws, 1, {"className": "Note", "where": {}})
+        client.post("/parse/classes/Note", json={"n": 1, "ACL": {}}, headers=HM)
+        client.post("/parse/classes/Note", json={"n": 2}, headers=HM)
+        assert ws.receive_json()["object"]["n"] == 2
+
+
+def test_update_replaces_the_query_and_fields_is_keys(client: TestClient) -> None:
+    with client.websocket_connect("/parse") as ws:
+        connect(ws)
+        subscribe(ws, 1, {"className": "Room", "where": {"name": "a"}})
+        ws.send_json({"op": "update", "requestId": 1,
+                      "query": {"className": "Room", "where": {"name": "b"}, "fields": ["name"]}})
+        assert ws.receive_json()["op"] == "subscribed"
+        client.post("/parse/classes/Room", json={"name": "a", "x": 1}, headers=HM)
+        client.post("/parse/classes/Room", json={"name": "b", "x": 2}, headers=HM)
+        ev = ws.receive_json()
+        assert ev["requestId"] == 1 and ev["object"]["name"] == "b" and "x" not in ev["object"]
