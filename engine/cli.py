@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import resource
 import sys
 import traceback
 from collections.abc import AsyncIterator, Sequence
@@ -91,6 +92,17 @@ def connection_limits(settings: Settings) -> ConnectionLimits:
                             max_upload_bytes=settings.max_upload_bytes)
 
 
+def _raise_open_file_limit(needed: int) -> None:
+    """Each connection is a descriptor: a default soft limit of 1024 would refuse sockets long before the caps."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    ceiling = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+    if soft != resource.RLIM_INFINITY and soft < ceiling:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (ceiling, hard))
+    if hard != resource.RLIM_INFINITY and hard < needed:
+        log.warning("open-file limit %d is below the %d the connection caps need: lower SLEEPLAB_MAX_CONNECTIONS "
+                    "and SLEEPLAB_MAX_WEBSOCKETS or raise the hard limit (ulimit -Hn)", hard, needed)
+
+
 def serve(settings: Settings, *, livequery_only: bool = False) -> int:
     import uvicorn
 
@@ -126,6 +138,7 @@ def serve(settings: Settings, *, livequery_only: bool = False) -> int:
     except UnsupportedDatabase as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    _raise_open_file_limit(settings.max_connections + settings.max_websockets + 64)
     what = "LiveQuery websockets" if livequery_only else "serving"
     print(f"sleeplab {what} {settings.public_url()} (app id {settings.app_id})", flush=True)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info", lifespan="on",

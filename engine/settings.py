@@ -170,9 +170,11 @@ class Settings:
     )
     keep_alive_timeout: int = _opt("SLEEPLAB_KEEP_ALIVE_TIMEOUT", "Seconds an idle keep-alive connection is kept.", 5)
     max_connections: int = _opt(
-        "SLEEPLAB_MAX_CONNECTIONS", "Most concurrent connections (HTTP and websocket); past it requests get 503.", 1000
+        "SLEEPLAB_MAX_CONNECTIONS", "Most concurrent connections (HTTP and websocket); past it requests get 503.",
+        11000,
     )
-    max_websockets: int = _opt("SLEEPLAB_MAX_WEBSOCKETS", "Most concurrent LiveQuery websockets (503 past it).", 500)
+    max_websockets: int = _opt("SLEEPLAB_MAX_WEBSOCKETS", "Most concurrent LiveQuery websockets (503 past it).",
+                                 10000)
     live_query_connect_timeout: float = _opt(
         "SLEEPLAB_LIVE_QUERY_CONNECT_TIMEOUT", "Seconds a new LiveQuery websocket has to send `connect`.", 10.0
     )
