@@ -53,7 +53,7 @@ class Engine:
         self.services = Services(settings, self.storage, self.schemas, mailer=load_mail_adapter(settings.mail_adapter),
                                  cloud=self.cloud, data_access=pipeline_access, files=self.files)
         self.livequery = LiveQueryServer(settings, self.schemas.get, self._lookup_session,
-                                         hooks=PipelineLiveHooks(self.services))
+                                         hooks=PipelineLiveHooks(self.services), file_url=self.services.file_url)
         self.started = False
 
     async def _lookup_session(self, token: str) -> Auth | None:

@@ -109,13 +109,15 @@ def _watched_changed(watch: tuple[str, ...], obj: StoredObject, original: Stored
     return False
 
 
-def visible(cls: ClassDef, obj: StoredObject, auth: Auth) -> protocol.Json:
+def visible(cls: ClassDef, obj: StoredObject, auth: Auth,
+            file_url: protocol.FileUrl | None = None) -> protocol.Json:
     """The object as this reader may see it (protected fields, other users' email stripped)."""
-    return redact(cls.name, protocol.object_json(cls, obj), auth, protected_fields(cls, auth))
+    return redact(cls.name, protocol.object_json(cls, obj, file_url), auth, protected_fields(cls, auth))
 
 
-def render(cls: ClassDef, obj: StoredObject, auth: Auth, sub: Subscription) -> protocol.Json:
-    return protocol.only_keys(visible(cls, obj, auth), sub.keys)
+def render(cls: ClassDef, obj: StoredObject, auth: Auth, sub: Subscription,
+           file_url: protocol.FileUrl | None = None) -> protocol.Json:
+    return protocol.only_keys(visible(cls, obj, auth, file_url), sub.keys)
 
 
 def classify(sub: Subscription, ev: LiveEvent, before: bool, after: bool) -> str | None:
@@ -141,8 +143,10 @@ PermKey = tuple[bool, str | None, frozenset[str], bool]
 
 class Dispatcher:
     def __init__(self, index: SubscriptionIndex, clients: Mapping[str, Client], schema: SchemaGetter,
-                 sessions: SessionLookup, hooks: LiveHooks | None = None) -> None:
+                 sessions: SessionLookup, hooks: LiveHooks | None = None,
+                 file_url: protocol.FileUrl | None = None) -> None:
         self.index, self.clients, self.schema, self.sessions = index, clients, schema, sessions
+        self.file_url = file_url
         self.hooks: LiveHooks = hooks if hooks is not None else NoHooks()
 
     async def dispatch(self, ev: LiveEvent) -> int:
@@ -176,7 +180,7 @@ class Dispatcher:
         key = (auth.is_master, auth.user_id, auth.role_names, sub.keys, which)
         text = texts.get(key)
         if text is None:
-            text = texts[key] = protocol.dumps(render(cls, obj, auth, sub))
+            text = texts[key] = protocol.dumps(render(cls, obj, auth, sub, self.file_url))
         return text
 
     async def _message(self, cls: ClassDef, client: Client, sub: Subscription, ev: LiveEvent,
@@ -215,8 +219,8 @@ class Dispatcher:
                       shown: StoredObject, shown_original: StoredObject | None) -> str | None:
         """afterEvent sees what this subscriber may see (redacted; `keys` applies after it, as in Parse) and decides
         what, if anything, goes."""
-        obj = visible(cls, shown, auth)
-        original = visible(cls, shown_original, auth) if shown_original is not None else None
+        obj = visible(cls, shown, auth, self.file_url)
+        original = visible(cls, shown_original, auth, self.file_url) if shown_original is not None else None
         try:
             result = await self.hooks.after_event(
                 auth, class_name=cls.name, event=op, obj=obj, original=original, client_id=client.id,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,7 @@ SUBSCRIBE_KEYS = frozenset({"op", "requestId", "query", "sessionToken"})
 QUERY_KEYS = frozenset({"className", "where", "keys", "fields", "watch"})  # `fields`: keys' older name
 BUILTIN_KEYS = ("className", "objectId", "createdAt", "updatedAt", "ACL")
 
+FileUrl = Callable[[str], str]
 Json = dict[str, Any]
 
 
@@ -191,20 +192,21 @@ def event(op: str, client_id: str, request_id: int, obj: Json, original: Json | 
     return out
 
 
-def stored_json(obj: StoredObject) -> Json:
+def stored_json(obj: StoredObject, file_url: FileUrl | None = None) -> Json:
     """REST JSON of the stored columns (no relations, never `internal`): what travels through pub/sub."""
     out: Json = {"objectId": obj.object_id, "createdAt": format_date(obj.created_at),
                  "updatedAt": format_date(obj.updated_at)}
     if obj.acl is not None:
         out["ACL"] = obj.acl.to_json()
     for key, value in obj.fields.items():
-        out[key] = encode(value)
+        out[key] = encode(value, file_url)
     return out
 
 
-def object_json(cls: ClassDef, obj: StoredObject) -> Json:
-    """The object as an event carries it: REST JSON plus `className` (Parse's `_toFullJSON`)."""
-    out = stored_json(obj)
+def object_json(cls: ClassDef, obj: StoredObject, file_url: FileUrl | None = None) -> Json:
+    """The object as an event carries it: REST JSON plus `className` (Parse's `_toFullJSON`); File values get the
+    URL `file_url` gives (signed), since the subscriber it is rendered for may read the object."""
+    out = stored_json(obj, file_url)
     for key, fdef in cls.fields.items():
         if fdef.type is FieldType.RELATION:
             out[key] = {"__type": "Relation", "className": fdef.target_class}

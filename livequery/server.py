@@ -60,7 +60,8 @@ class LiveQueryServer:
     """All connections of one process; `publish` is the EventBus listener, `routes` the websocket endpoints."""
 
     def __init__(self, settings: Settings, schema: SchemaGetter, sessions: SessionLookup,
-                 pubsub: PubSub | None = None, hooks: LiveHooks | None = None) -> None:
+                 pubsub: PubSub | None = None, hooks: LiveHooks | None = None,
+                 file_url: protocol.FileUrl | None = None) -> None:
         self.settings = settings
         self.sessions = sessions
         self.schema = schema
@@ -68,7 +69,7 @@ class LiveQueryServer:
         self.hooks: LiveHooks = hooks if hooks is not None else NoHooks()
         self.index = SubscriptionIndex()
         self.clients: dict[str, Client] = {}
-        self.dispatcher = Dispatcher(self.index, self.clients, schema, sessions, self.hooks)
+        self.dispatcher = Dispatcher(self.index, self.clients, schema, sessions, self.hooks, file_url)
         self.channel = f"{settings.app_id}:livequery"
         self.classes = frozenset(settings.live_query_classes)
         self.open_sockets = 0

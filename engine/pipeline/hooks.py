@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from engine.cloud.data import CloudQuery, DataApi
@@ -25,8 +25,9 @@ def data_api(svc: Services, ctx: RequestContext) -> DataApi:
     return DataApi(svc.data_access(svc, ctx), master=ctx.auth.is_master)
 
 
-def to_cloud(cls: ClassDef, obj: StoredObject) -> CloudObject:
-    return CloudObject.from_json(cls.name, object_to_json(cls, obj))
+def to_cloud(cls: ClassDef, obj: StoredObject, file_url: Callable[[str], str] | None = None) -> CloudObject:
+    """The object a hook sees; with `file_url`, its File values carry the (signed) URL a reader would get."""
+    return CloudObject.from_json(cls.name, object_to_json(cls, obj, file_url))
 
 
 async def user_object(svc: Services, auth: Auth) -> CloudObject | None:
@@ -98,7 +99,7 @@ async def before_save(
         return dict(body), frozenset()
     obj = _object_for_save(cls, body, original)
     req = await _request(svc, ctx, TriggerType.BEFORE_SAVE, cls.name, object=obj,
-                         original=to_cloud(cls, original) if original is not None else None)
+                         original=to_cloud(cls, original, svc.file_url) if original is not None else None)
     await run_trigger(hook, req, timeout=_timeout(svc), user_roles=ctx.auth.role_names)
     changed = obj.dirty_keys()
     out = dict(body)
@@ -120,8 +121,8 @@ async def after_save(
     hook = svc.cloud.trigger(TriggerType.AFTER_SAVE, cls.name)
     if hook is None:
         return
-    req = await _request(svc, ctx, TriggerType.AFTER_SAVE, cls.name, object=to_cloud(cls, saved),
-                         original=to_cloud(cls, original) if original is not None else None)
+    req = await _request(svc, ctx, TriggerType.AFTER_SAVE, cls.name, object=to_cloud(cls, saved, svc.file_url),
+                         original=to_cloud(cls, original, svc.file_url) if original is not None else None)
     await run_after_trigger(hook, req, timeout=_timeout(svc), user_roles=ctx.auth.role_names)
 
 
@@ -136,14 +137,14 @@ def wants_original(svc: Services, cls: ClassDef) -> bool:
 async def before_delete(svc: Services, ctx: RequestContext, cls: ClassDef, obj: StoredObject) -> None:
     hook = svc.cloud.trigger(TriggerType.BEFORE_DELETE, cls.name)
     if hook is not None:
-        req = await _request(svc, ctx, TriggerType.BEFORE_DELETE, cls.name, object=to_cloud(cls, obj))
+        req = await _request(svc, ctx, TriggerType.BEFORE_DELETE, cls.name, object=to_cloud(cls, obj, svc.file_url))
         await run_trigger(hook, req, timeout=_timeout(svc), user_roles=ctx.auth.role_names)
 
 
 async def after_delete(svc: Services, ctx: RequestContext, cls: ClassDef, obj: StoredObject) -> None:
     hook = svc.cloud.trigger(TriggerType.AFTER_DELETE, cls.name)
     if hook is not None:
-        req = await _request(svc, ctx, TriggerType.AFTER_DELETE, cls.name, object=to_cloud(cls, obj))
+        req = await _request(svc, ctx, TriggerType.AFTER_DELETE, cls.name, object=to_cloud(cls, obj, svc.file_url))
         await run_after_trigger(hook, req, timeout=_timeout(svc), user_roles=ctx.auth.role_names)
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from engine.cloud import SaveRequest
+from engine.wire import File
 from tests.conftest import Api
 from tests.files.test_files_http import PDF, note_class, path_of, upload, user
 
@@ -52,3 +56,23 @@ async def test_own_uploads_and_files_already_held_are_fine(api: Api) -> None:
     r = await api.post("/classes/Note", {"doc": _file("0" * 32 + "_legacy.pdf"), "ACL": acl},
                        headers=api.as_user(editor))
     assert r.status_code == 201, r.text
+
+
+async def test_hooks_see_file_values_with_a_signed_url(app_factory: Any) -> None:
+    app, api = await app_factory()
+    cloud = app.state.engine.cloud
+    seen: list[str | None] = []
+
+    @cloud.after_save("Note")
+    async def saved(req: SaveRequest) -> None:
+        doc = req.object.get("doc")
+        seen.append(doc.url if isinstance(doc, File) else None)
+
+    await note_class(api)
+    owner_id, owner = await user(api, "uma")
+    name = (await upload(api, "report.pdf", PDF, owner)).json()["name"]
+    r = await api.post("/classes/Note", {"doc": _file(name), "ACL": {owner_id: {"read": True}}},
+                       headers=api.as_user(owner))
+    assert r.status_code == 201, r.text
+    assert seen and seen[0] is not None and "sig=" in seen[0]
+    assert (await api.client.get(path_of(seen[0]))).content == PDF

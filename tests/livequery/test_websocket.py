@@ -166,3 +166,26 @@ def test_update_replaces_the_query_and_fields_is_keys(client: TestClient) -> Non
         client.post("/parse/classes/Room", json={"name": "b", "x": 2}, headers=HM)
         ev = ws.receive_json()
         assert ev["requestId"] == 1 and ev["object"]["name"] == "b" and "x" not in ev["object"]
+
+
+def test_file_values_in_events_carry_a_signed_url_the_subscriber_can_fetch(client: TestClient) -> None:
+    uid, token = signup(client, "fay")
+    up = client.post("/parse/files/night.pdf", content=b"%PDF-1.4 night",
+                     headers={"X-Parse-Application-Id": APP_ID, "X-Parse-Session-Token": token,
+                              "Content-Type": "application/pdf"})
+    assert up.status_code == 201, up.text
+    name = up.json()["name"]
+    assert client.post("/parse/schemas/Report", json={"className": "Report", "fields": {"doc": {"type": "File"}}},
+                       headers=HM).status_code == 200
+    with client.websocket_connect("/parse") as ws:
+        connect(ws, sessionToken=token)
+        assert subscribe(ws, 1, {"className": "Report", "where": {}})["op"] == "subscribed"
+        r = client.post("/parse/classes/Report", json={"doc": {"__type": "File", "name": name},
+                                                       "ACL": {uid: {"read": True, "write": True}}},
+                        headers={**H, "X-Parse-Session-Token": token})
+        assert r.status_code == 201, r.text
+        ev = ws.receive_json()
+        doc = ev["object"]["doc"]
+        assert doc["name"] == name and "sig=" in doc["url"], ev
+        path = doc["url"].split("://", 1)[1].split("/", 1)[1]
+        assert client.get("/" + path).content == b"%PDF-1.4 night"
