@@ -4,7 +4,7 @@ only the recipient marks it read (the server stamps `readAt`), and messages are 
 from __future__ import annotations
 
 from engine.cloud import DeleteRequest, SaveRequest, before_delete, before_save
-from engine.wire import ACL, Pointer, new_object_id, now
+from engine.wire import ACL, File, Pointer, new_object_id, now
 from hooks._clinic import (
     caller_id,
     changed_keys,
@@ -57,8 +57,10 @@ async def check_message(req: SaveRequest) -> None:
     if not isinstance(body, str) or not body.strip() or len(body) > MAX_BODY:
         raise invalid(f"body must be a non-empty string of at most {MAX_BODY} characters")
     attachments = msg.get("attachments")
-    if attachments is not None and (not isinstance(attachments, list) or len(attachments) > MAX_ATTACHMENTS):
-        raise invalid(f"attachments must be a list of at most {MAX_ATTACHMENTS} items")
+    if attachments is not None and (not isinstance(attachments, list) or len(attachments) > MAX_ATTACHMENTS
+                                    or not all(isinstance(item, File) for item in attachments)):
+        # Parse files: the engine lets a sender attach only its own uploads and signs their URLs for the readers.
+        raise invalid(f"attachments must be a list of at most {MAX_ATTACHMENTS} files")
     conversation = msg.get("conversationId")
     if conversation is None:
         msg["conversationId"] = new_object_id(16)

@@ -111,7 +111,7 @@ async def test_messages(clinic: Clinic) -> None:
     got = (await api.get(f"/classes/Message/{mid}", headers=pat)).json()
     assert got["isRead"] is True and "readAt" in got
     reply = {"patient": clinic.pointer(clinic.profile_a), "to": user_ptr(clinic.patient_a.id), "body": "Try a size M",
-             "conversationId": "c1", "attachments": [{"name": "fit-guide.pdf"}]}
+             "conversationId": "c1"}
     assert (await api.post("/classes/Message", reply, headers=dr)).status_code == 201
     thread = (await api.get("/classes/Message", params={"where": '{"conversationId":"c1"}', "order": "createdAt"},
                             headers=pat)).json()["results"]
@@ -155,3 +155,32 @@ async def test_double_booking_under_concurrency(clinic: Clinic) -> None:
                                      for b in bodies))
     assert sorted(r.status_code for r in results) == [201] + [400] * 9
     assert all(r.json()["code"] == 142 for r in results if r.status_code == 400)
+
+
+async def test_message_attachments_are_files_only_sender_and_recipient_can_fetch(clinic: Clinic) -> None:
+    api, pat, dr = clinic.api, clinic.patient_a.headers, clinic.dr_in.headers
+    up = await api.client.post("/parse/files/mask.pdf", content=b"%PDF-1.4 mask photo",
+                               headers={**pat, "Content-Type": "application/pdf"})
+    assert up.status_code == 201, up.text
+    name = up.json()["name"]
+    body = {"patient": clinic.pointer(clinic.profile_a), "to": user_ptr(clinic.dr_in.id), "body": "See the mask"}
+    r = await api.post("/classes/Message", {**body, "attachments": ["not a file"]}, headers=pat)
+    assert r.json()["code"] == 142, r.text
+    # Someone else's upload cannot be attached, even knowing its name.
+    theirs = await api.client.post("/parse/files/other.pdf", content=b"%PDF-1.4 other",
+                                   headers={**dr, "Content-Type": "application/pdf"})
+    r = await api.post("/classes/Message", {**body, "attachments": [{"__type": "File", "name": theirs.json()["name"]}]},
+                       headers=pat)
+    assert r.json()["code"] == 119, r.text
+    r = await api.post("/classes/Message", {**body, "attachments": [{"__type": "File", "name": name}]}, headers=pat)
+    assert r.status_code == 201, r.text
+    mid = r.json()["objectId"]
+    got = (await api.get(f"/classes/Message/{mid}", headers=dr)).json()
+    url = got["attachments"][0]["url"]
+    path = "/" + url.split("://", 1)[1].split("/", 1)[1]
+    assert (await api.client.get(path)).content == b"%PDF-1.4 mask photo"
+    for outsider in (clinic.dr_out, clinic.patient_b):
+        r = await api.get(f"/classes/Message/{mid}", headers=outsider.headers)
+        assert r.status_code == 404, r.text
+    # Without the signature the download reveals nothing.
+    assert (await api.client.get(path.split("?", 1)[0])).status_code == 403
