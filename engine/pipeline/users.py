@@ -193,13 +193,25 @@ async def _auth_data_login_or_signup(svc: Services, ctx: RequestContext, data: d
     return result
 
 
+def _js_truthy(value: Any) -> bool:
+    return value is not None and value is not False and value != "" and not (
+        isinstance(value, int | float) and not isinstance(value, bool) and value == 0)
+
+
 async def _authenticate(svc: Services, params: Mapping[str, Any]) -> StoredObject:
     """The user these credentials name, with lockout and failure counting; 101 with one message otherwise."""
     username, email, password = params.get("username"), params.get("email"), params.get("password")
-    if not isinstance(username, str) and not isinstance(email, str):
+    # Parse's order and JavaScript truthiness: missing first (200/201), then a present non-string is an
+    # ordinary failed log-in (101), so an operator object like {"$ne": 1} never reaches a query.
+    if not _js_truthy(username) and not _js_truthy(email):
         raise ParseError(ErrorCode.USERNAME_MISSING, "username/email is required.")
-    if not isinstance(password, str):
+    if not _js_truthy(password):
         raise ParseError(ErrorCode.PASSWORD_MISSING, "password is required.")
+    if any(_js_truthy(v) and not isinstance(v, str) for v in (username, email, password)) or not isinstance(
+            password, str):
+        raise ParseError(ErrorCode.OBJECT_NOT_FOUND, INVALID_LOGIN)
+    username = username if _js_truthy(username) else None
+    email = email if _js_truthy(email) else None
     if any(isinstance(v, str) and len(v) > MAX_LOGIN_INPUT for v in (username, email, password)):
         # No stored credential can match; answered like any failed log-in, without a lookup or a hash.
         raise ParseError(ErrorCode.OBJECT_NOT_FOUND, INVALID_LOGIN)
