@@ -44,7 +44,12 @@ async def count(svc: Services, ctx: RequestContext, class_name: str, where: Mapp
 async def get(
     svc: Services, ctx: RequestContext, class_name: str, object_id: str, params: Mapping[str, Any]
 ) -> Json:
-    return await run_get(svc, ctx, class_name, object_id, params)
+    body = await run_get(svc, ctx, class_name, object_id, params)
+    if class_name == "_User" and object_id == ctx.auth.user_id and ctx.auth.session_token:
+        # Parse hands a user fetching their own record the token they sent (the SDK's `fetch()` of the
+        # current user keeps its session); nobody else's token is ever returned.
+        body["sessionToken"] = ctx.auth.session_token
+    return body
 
 
 async def create(svc: Services, ctx: RequestContext, class_name: str, body: Mapping[str, Any]) -> Saved:
