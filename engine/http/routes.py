@@ -6,7 +6,19 @@ import re
 from dataclasses import dataclass, replace
 
 from engine.errors import ErrorCode, HTTPDenied, ParseError
-from engine.http import aggregate, batch, classes, config, functions, misc, pages, schemas, sessions, users
+from engine.http import (
+    aggregate,
+    batch,
+    classes,
+    cloud_code,
+    config,
+    functions,
+    misc,
+    pages,
+    schemas,
+    sessions,
+    users,
+)
 from engine.http.call import ApiCall, ApiResult, Handler
 
 
@@ -58,6 +70,11 @@ ROUTES: tuple[RouteSpec, ...] = (
     _r("GET", "/functions/{name}", functions.call_function),
     _r("POST", "/jobs", functions.start_job),
     _r("POST", "/jobs/{name}", functions.start_job),
+    _r("GET", "/cloud_code/jobs", cloud_code.list_jobs),
+    _r("GET", "/cloud_code/jobs/data", cloud_code.jobs_data),
+    _r("POST", "/cloud_code/jobs", cloud_code.create_job),
+    _r("PUT", "/cloud_code/jobs/{object_id}", cloud_code.edit_job),
+    _r("DELETE", "/cloud_code/jobs/{object_id}", cloud_code.delete_job),
     _r("POST", "/users", _on("_User", classes.create)),
     _r("GET", "/users", _on("_User", classes.find)),
     _r("GET", "/users/me", users.me),
