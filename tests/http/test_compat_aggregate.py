@@ -42,7 +42,7 @@ async def test_match_project_sort_limit_skip_unwind_count_parameters(scored: Api
     got = await _agg(scored, f"$match={q({'score': {'$gte': 20}})}&$project={q({'name': 1})}"
                              f"&$sort={q({'name': -1})}&$skip=0&$limit=1")
     assert [r["name"] for r in got] == ["c"]
-    got = await _agg(scored, f"$unwind=$tags&$count=n")
+    got = await _agg(scored, "$unwind=$tags&$count=n")
     assert got == [{"n": 3}]
 
 
