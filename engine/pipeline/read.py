@@ -84,6 +84,22 @@ def deny_protected(cls: ClassDef, protection: Protection, where: Where, opts: Fi
             )
 
 
+def check_relative_time(cls: ClassDef, where: Any, depth: int = 0) -> None:
+    """Parse (MongoTransform): `$relativeTime` compares dates only; on another declared type it is 107."""
+    if not isinstance(where, Mapping) or depth > 20:
+        return
+    for key, value in where.items():
+        if key in ("$and", "$or", "$nor") and isinstance(value, list):
+            for item in value:
+                check_relative_time(cls, item, depth + 1)
+            continue
+        fdef = cls.field_def(key) if isinstance(key, str) else None
+        if fdef is None or fdef.type is FieldType.DATE or not isinstance(value, Mapping):
+            continue
+        if any(isinstance(arg, Mapping) and "$relativeTime" in arg for arg in value.values()):
+            raise ParseError(ErrorCode.INVALID_JSON, "$relativeTime can only be used with Date field")
+
+
 def _pointer_ids(where: Compare | In, target: str) -> Where:
     """Parse reads a plain object id compared with a pointer field as a pointer to the field's target class
     (MongoTransform's transformTopLevelAtom), e.g. the JS SDK's `containedIn("owner", ["id1", "id2"])`."""
@@ -248,6 +264,7 @@ async def run_find(svc: Services, ctx: RequestContext, class_name: str, params: 
     where = parse_where(params.get("where"), master=auth.is_master)
     if cls is None:
         return FindResult([], 0 if opts.count else None, redirected)
+    check_relative_time(cls, params.get("where"))
     count: int | None = None
     if opts.count:
         count = await Reader(svc, auth, cls, Op.COUNT).count(where)
