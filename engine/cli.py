@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import resource
 import sys
 import traceback
@@ -15,12 +16,13 @@ from typing import TYPE_CHECKING
 from engine.cloud.audit import AUDIT_CLASS, ChainReport, verify_chain
 from engine.cloud.loader import HookImportError, load_hooks
 from engine.cloud.registry import Cloud
+from engine.parse_options import ParseOptions, from_environment, load_config_file
 from engine.pipeline.encode import Json, object_to_json
 from engine.query.options import FindOptions, SortKey
 from engine.query.where import Compare, Exists, conjoin
 from engine.schema.loader import SchemaFileError, load_schema_file
 from engine.schema.model import ClassDef
-from engine.settings import Settings, coerce_option, ensure_master_key, settings_from_env
+from engine.settings import Settings, coerce_option, ensure_master_key, env_values, settings_from_env
 from engine.storage.base import StorageAdapter
 from engine.storage.registry import UnsupportedDatabase, effective_uri, is_persistent, open_adapter
 
@@ -39,6 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sleeplab", description="Parse-compatible sleep-lab backend")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="serve the REST API")
+    serve.add_argument("config", nargs="?", default=None,
+                       help="a Parse Server JSON config file (Parse's option names); flags and environment win")
     # Parse's ParseLiveQueryServer deployment: websockets only, fed by the API processes through Redis.
     live = sub.add_parser("livequery", help="serve only LiveQuery websockets (needs --live-query-redis-url)")
     demo = sub.add_parser("demo", help="run the cloud job `demo` once, in-process with the master key, against the "
@@ -63,10 +67,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    base = settings_from_env()
+    """Parse's precedence: flags over environment over the Parse Server config file over defaults."""
+    from_file = load_config_file(args.config) if getattr(args, "config", None) else ParseOptions({}, ())
+    parse_env = from_environment(os.environ)
+    for name in (*from_file.ignored, *parse_env.ignored):
+        print(f"warning: Parse Server option {name} is not supported by this server; ignored", file=sys.stderr)
     overrides = {f.name: coerce_option(f.name, getattr(args, f.name)) for f in fields(Settings)
                  if getattr(args, f.name, None) is not None}
-    return base.with_overrides(overrides)
+    return (Settings().with_overrides(from_file.values).with_overrides(parse_env.values)
+            .with_overrides(env_values(os.environ)).with_overrides(overrides))
 
 
 def _check_schema(path: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from collections.abc import Mapping, Sequence
@@ -18,6 +19,10 @@ class Settings:
     app_id: str = _opt("PARSE_SERVER_APPLICATION_ID", "Application id clients must send.", "sleeplab")
     master_key: str = _opt(
         "PARSE_SERVER_MASTER_KEY", "Master key (bypasses every permission). Generated and printed once if unset.", ""
+    )
+    read_only_master_key: str = _opt(
+        "PARSE_SERVER_READ_ONLY_MASTER_KEY", "Read-only master key: reads like the master key, every write refused "
+        "(119).", "",
     )
     database_uri: str = _opt(
         "PARSE_SERVER_DATABASE_URI",
@@ -220,18 +225,28 @@ def _coerce(raw: str, kind: Any) -> Any:
     if kind in (float, "float"):
         return float(raw)
     if kind in (tuple[str, ...], "tuple[str, ...]"):
+        if raw.lstrip().startswith("["):
+            # Parse's own JSON form for list options (e.g. masterKeyIps: ["10.0.0.1"]).
+            items = json.loads(raw)
+            if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+                raise ValueError(f"expected a JSON list of strings, got {raw!r}")
+            return tuple(i.strip() for i in items if i.strip())
         return tuple(p.strip() for p in raw.split(",") if p.strip())
     return raw
 
 
-def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
-    environ = os.environ if environ is None else environ
+def env_values(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Only the settings the environment sets (so a config file's values survive where it says nothing)."""
     values: dict[str, Any] = {}
     for f in fields(Settings):
         env = f.metadata["env"]
         if env in environ:
             values[f.name] = _coerce(environ[env], f.type)
-    return Settings(**values)
+    return values
+
+
+def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
+    return Settings(**env_values(os.environ if environ is None else environ))
 
 
 def coerce_option(name: str, raw: str) -> Any:

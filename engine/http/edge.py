@@ -108,8 +108,16 @@ def header_credentials(request: Request) -> tuple[Credentials, dict[str, Any]]:
     return _credentials(request, {}), _cloud_context(request, {})
 
 
+# Options an SDK may repeat (`keys=a&keys=b`): Express reads them as a list and Parse joins it with commas.
+_LIST_PARAMS = frozenset({"keys", "excludeKeys", "include", "order"})
+
+
 def _query_params(request: Request) -> dict[str, Any]:
     params: dict[str, Any] = dict(request.query_params)
+    for name in _LIST_PARAMS & params.keys():
+        values = request.query_params.getlist(name)
+        if len(values) > 1:
+            params[name] = ",".join(values)
     if "where" in params:
         try:
             # orjson bounds nesting depth itself; json.loads would hit RecursionError on a hostile `where`.

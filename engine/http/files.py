@@ -32,7 +32,7 @@ _RANGE_RE = re.compile(r"^bytes=(\d{0,19})-(\d{0,19})$")
 FORBIDDEN = "unauthorized"
 
 
-async def _context(request: Request, services: Services, body: dict[str, Any]) -> RequestContext:
+async def _context(request: Request, services: Services, body: dict[str, Any], action: str) -> RequestContext:
     creds = _credentials(request, body)
     check_app(creds, services.settings)
 
@@ -40,6 +40,8 @@ async def _context(request: Request, services: Services, body: dict[str, Any]) -
         return await lookup_session(services, token, creds.installation_id)
 
     auth = await resolve_auth(creds, services.settings, sessions)
+    if auth.is_read_only:
+        raise HTTPDenied(403, f"read-only masterKey isn't allowed to {action} a file.")
     return request_context(auth, ip=creds.ip, headers=dict(request.headers),
                            request_id=request.headers.get("x-parse-request-id"))
 
@@ -80,7 +82,7 @@ async def upload(request: Request, services: Services, name: str) -> Response:
         if not isinstance(body, dict):
             raise HTTPDenied(403, FORBIDDEN)  # no credentials anywhere: Parse answers 403
         content_type = body.get("_ContentType")  # read before _credentials strips the SDK's `_` keys
-        ctx = await _context(request, services, body)
+        ctx = await _context(request, services, body, "create")
         encoded = body.get("base64")
         try:
             data = base64.b64decode(encoded, validate=True) if isinstance(encoded, str) else b""
@@ -91,7 +93,7 @@ async def upload(request: Request, services: Services, name: str) -> Response:
         item = Upload(name, content_type if isinstance(content_type, str) else None, _one(data), len(data),
                       file_data(meta.get("metadata"), "metadata"), file_data(meta.get("tags"), "tags"))
     else:
-        ctx = await _context(request, services, {})
+        ctx = await _context(request, services, {}, "create")
         declared = request.headers.get("content-length")
         item = Upload(name, request.headers.get("content-type"), _raw_chunks(request),
                       int(declared) if declared and declared.isdigit() else None,
@@ -102,7 +104,7 @@ async def upload(request: Request, services: Services, name: str) -> Response:
 
 
 async def delete(request: Request, services: Services, name: str) -> Response:
-    ctx = await _context(request, services, {})
+    ctx = await _context(request, services, {}, "delete")
     await delete_file(services, ctx, unquote(name))
     return ParseJSONResponse({}, status_code=200)
 

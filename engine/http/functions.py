@@ -9,7 +9,9 @@ from engine.pipeline.jobs import start_job as run_job
 
 async def call_function(call: ApiCall) -> ApiResult:
     result = await run_function(call.services, call.ctx, call.params["name"], {**call.query, **call.body})
-    return ApiResult({"result": result})
+    # A Python function that returns nothing is JavaScript's `undefined`: Parse's `{result: undefined}`
+    # serializes as `{}`, and the SDK's `Parse.Cloud.run` then resolves to `undefined`, not `null`.
+    return ApiResult({} if result is None else {"result": result})
 
 
 async def start_job(call: ApiCall) -> ApiResult:

@@ -5,8 +5,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from engine.errors import ErrorCode, HTTPDenied
-from engine.http import aggregate, batch, classes, config, functions, misc, pages, schemas, sessions, users
+from engine.errors import ErrorCode, HTTPDenied, ParseError
+from engine.http import (
+    aggregate,
+    batch,
+    classes,
+    cloud_code,
+    config,
+    functions,
+    misc,
+    pages,
+    schemas,
+    sessions,
+    users,
+)
 from engine.http.call import ApiCall, ApiResult, Handler
 
 
@@ -58,6 +70,11 @@ ROUTES: tuple[RouteSpec, ...] = (
     _r("GET", "/functions/{name}", functions.call_function),
     _r("POST", "/jobs", functions.start_job),
     _r("POST", "/jobs/{name}", functions.start_job),
+    _r("GET", "/cloud_code/jobs", cloud_code.list_jobs),
+    _r("GET", "/cloud_code/jobs/data", cloud_code.jobs_data),
+    _r("POST", "/cloud_code/jobs", cloud_code.create_job),
+    _r("PUT", "/cloud_code/jobs/{object_id}", cloud_code.edit_job),
+    _r("DELETE", "/cloud_code/jobs/{object_id}", cloud_code.delete_job),
     _r("POST", "/users", _on("_User", classes.create)),
     _r("GET", "/users", _on("_User", classes.find)),
     _r("GET", "/users/me", users.me),
@@ -109,8 +126,18 @@ ROUTES: tuple[RouteSpec, ...] = (
 )
 
 
+# What a read-only master key may still POST: calls and log-ins, whose own writes (if any) are the server's.
+_READ_ONLY_POSTS = re.compile(r"^/(functions/[^/]+|batch|login|logout|verifyPassword)/?$", re.IGNORECASE)
+_WRITE_VERBS = {"POST": "create", "PUT": "update", "DELETE": "delete"}
+
+
 async def dispatch(call: ApiCall) -> ApiResult:
     path = re.sub(r"^//+", "/", call.path)  # Parse accepts /parse//functions/x
+    if call.auth.is_read_only and call.method != "GET" and not _READ_ONLY_POSTS.match(path):
+        # Every other route writes (schemas, config, purge, jobs, push, loginAs): one gate covers /batch too.
+        verb = _WRITE_VERBS.get(call.method, call.method.lower())
+        raise ParseError(ErrorCode.OPERATION_FORBIDDEN,
+                         f"read-only masterKey isn't allowed to perform the {verb} operation.")
     for route in ROUTES:
         if route.method != call.method:
             continue

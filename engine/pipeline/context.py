@@ -60,6 +60,13 @@ def require_master(ctx: RequestContext) -> None:
         raise HTTPDenied(403, "unauthorized: master key is required")
 
 
+def refuse_read_only(ctx: RequestContext, operation: str) -> None:
+    """Parse's readOnlyMasterKey reads everything and writes nothing, whichever way the write arrives."""
+    if ctx.auth.is_read_only:
+        raise ParseError(ErrorCode.OPERATION_FORBIDDEN,
+                         f"read-only masterKey isn't allowed to perform the {operation} operation.")
+
+
 # Builds the data API a hook's `req.data` uses; the composition root injects the pipeline's own, so the
 # pipeline's hook step never imports the modules that call it (no import cycle).
 DataAccessFactory = Callable[["Services", RequestContext], DataAccess]

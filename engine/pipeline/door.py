@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.pipeline import installations, sessions, users
-from engine.pipeline.context import RequestContext, Services, require_master
+from engine.pipeline.context import RequestContext, Services, refuse_read_only, require_master
 from engine.pipeline.encode import Json, object_to_json
 from engine.pipeline.read import FindResult, run_find, run_get
 from engine.pipeline.write import run_create, run_delete, run_update
@@ -44,10 +44,16 @@ async def count(svc: Services, ctx: RequestContext, class_name: str, where: Mapp
 async def get(
     svc: Services, ctx: RequestContext, class_name: str, object_id: str, params: Mapping[str, Any]
 ) -> Json:
-    return await run_get(svc, ctx, class_name, object_id, params)
+    body = await run_get(svc, ctx, class_name, object_id, params)
+    if class_name == "_User" and object_id == ctx.auth.user_id and ctx.auth.session_token:
+        # Parse hands a user fetching their own record the token they sent (the SDK's `fetch()` of the
+        # current user keeps its session); nobody else's token is ever returned.
+        body["sessionToken"] = ctx.auth.session_token
+    return body
 
 
 async def create(svc: Services, ctx: RequestContext, class_name: str, body: Mapping[str, Any]) -> Saved:
+    refuse_read_only(ctx, "create")
     # Users and sessions carry secrets (password hashes, tokens) and installations are de-duplicated:
     # only their own module writes them.
     if class_name == "_User":
@@ -66,6 +72,7 @@ async def create(svc: Services, ctx: RequestContext, class_name: str, body: Mapp
 async def update(
     svc: Services, ctx: RequestContext, class_name: str, object_id: str, body: Mapping[str, Any]
 ) -> Json:
+    refuse_read_only(ctx, "update")
     # Here as well as in write.py: the special classes' modules below do not all reach write.py.
     check_append_only(class_name, Op.UPDATE, svc.settings.append_only_classes)
     if class_name == "_User":
@@ -76,6 +83,7 @@ async def update(
 
 
 async def delete(svc: Services, ctx: RequestContext, class_name: str, object_id: str) -> None:
+    refuse_read_only(ctx, "delete")
     check_append_only(class_name, Op.DELETE, svc.settings.append_only_classes)
     if class_name == "_User":
         await users.delete_user(svc, ctx, object_id)
@@ -86,6 +94,7 @@ async def delete(svc: Services, ctx: RequestContext, class_name: str, object_id:
 async def purge(svc: Services, ctx: RequestContext, class_name: str) -> None:
     """DELETE /purge/<class> (master key): every object goes; the class and its schema stay."""
     require_master(ctx)
+    refuse_read_only(ctx, "delete")
     check_append_only(class_name, Op.DELETE, svc.settings.append_only_classes)
     cls = svc.schemas.require(class_name)
     await svc.storage.delete(cls, MATCH_ALL)

@@ -21,11 +21,12 @@ def _patterns(paths: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
 
 
 def applies(svc: Services, method: str, path: str) -> bool:
-    """Only POST/PUT on configured paths (regexes relative to the mount path, e.g. `classes/.*`)."""
+    """Only POST/PUT on configured paths: regexes relative to the mount path, anchored at the start only as
+    Parse anchors them, so `classes/X` also covers `classes/X/<id>`."""
     if method not in ("POST", "PUT"):
         return False
     relative = path.strip("/")
-    return any(p.fullmatch(relative) for p in _patterns(svc.settings.idempotency_paths))
+    return any(p.match(relative) for p in _patterns(svc.settings.idempotency_paths))
 
 
 async def claim_request_id(svc: Services, method: str, path: str, request_id: str | None) -> None:

@@ -84,6 +84,33 @@ def deny_protected(cls: ClassDef, protection: Protection, where: Where, opts: Fi
             )
 
 
+def check_relative_time(cls: ClassDef, where: Any, depth: int = 0) -> None:
+    """Parse (MongoTransform): `$relativeTime` compares dates only; on another declared type it is 107."""
+    if not isinstance(where, Mapping) or depth > 20:
+        return
+    for key, value in where.items():
+        if key in ("$and", "$or", "$nor") and isinstance(value, list):
+            for item in value:
+                check_relative_time(cls, item, depth + 1)
+            continue
+        fdef = cls.field_def(key) if isinstance(key, str) else None
+        if fdef is None or fdef.type is FieldType.DATE or not isinstance(value, Mapping):
+            continue
+        if any(isinstance(arg, Mapping) and "$relativeTime" in arg for arg in value.values()):
+            raise ParseError(ErrorCode.INVALID_JSON, "$relativeTime can only be used with Date field")
+
+
+def _pointer_ids(where: Compare | In, target: str) -> Where:
+    """Parse reads a plain object id compared with a pointer field as a pointer to the field's target class
+    (MongoTransform's transformTopLevelAtom), e.g. the JS SDK's `containedIn("owner", ["id1", "id2"])`."""
+    if isinstance(where, Compare):
+        if isinstance(where.value, str) and where.op in ("eq", "ne"):
+            return Compare(where.path, where.op, Pointer(target, where.value))
+        return where
+    values = tuple(Pointer(target, v) if isinstance(v, str) else v for v in where.values)
+    return In(where.path, values, negate=where.negate)
+
+
 class Reader:
     """One caller's read of one class: the CLP constraint and protected fields are computed once."""
 
@@ -111,6 +138,8 @@ class Reader:
             fdef = self.cls.field_def(where.path[0])
             if fdef is not None and fdef.type is FieldType.RELATION:
                 return await self._relation_membership(where)
+            if fdef is not None and fdef.type is FieldType.POINTER and fdef.target_class:
+                return _pointer_ids(where, fdef.target_class)
         return where
 
     async def _can_read(self, cls: ClassDef, object_id: str) -> bool:
@@ -235,6 +264,7 @@ async def run_find(svc: Services, ctx: RequestContext, class_name: str, params: 
     where = parse_where(params.get("where"), master=auth.is_master)
     if cls is None:
         return FindResult([], 0 if opts.count else None, redirected)
+    check_relative_time(cls, params.get("where"))
     count: int | None = None
     if opts.count:
         count = await Reader(svc, auth, cls, Op.COUNT).count(where)
@@ -336,12 +366,36 @@ async def _include(svc: Services, ctx: RequestContext, cls: ClassDef, results: l
             by_class.setdefault(ptr["className"], set()).add(ptr["objectId"])
         fetched = {(name, oid): obj for name, ids in by_class.items()
                    for oid, obj in (await _fetch_included(svc, ctx, name, ids)).items()}
-        # An unreadable or dangling pointer stays a bare pointer: the caller learns nothing more than it sent.
+        # Parse drops an included pointer whose target is missing or unreadable (the SDK then sees
+        # `undefined`), also out of arrays: the caller learns neither its fields nor whether it exists.
+        dead: set[int] = set()
         for ptr in found:
             full = fetched.get((ptr["className"], ptr["objectId"]))
-            if full is not None:
+            if full is None:
+                dead.add(id(ptr))
+            else:
                 ptr.clear()
                 ptr.update(full)
+        if dead:
+            for row in results:
+                _drop_dead(row, path, dead)
+
+
+def _drop_dead(node: Any, path: tuple[str, ...], dead: set[int]) -> None:
+    """Remove the pointer dicts named in ``dead`` at ``path`` (from a key, or from an array holding them)."""
+    if isinstance(node, list):
+        for item in node:
+            _drop_dead(item, path, dead)
+        return
+    if not isinstance(node, dict) or path[0] not in node:
+        return
+    value = node[path[0]]
+    if len(path) > 1:
+        _drop_dead(value, path[1:], dead)
+    elif isinstance(value, list):
+        node[path[0]] = [v for v in value if id(v) not in dead]
+    elif id(value) in dead:
+        del node[path[0]]
 
 
 # ---- keys / excludeKeys ----------------------------------------------------------------------------------
@@ -356,9 +410,30 @@ def _project(row: Json, opts: FindOptions) -> Json:
                 node = node.setdefault(part, {})
         row = _select(row, tree)
     for key in opts.exclude_keys:
-        if key not in ALWAYS_KEYS:
+        if "." in key:
+            _exclude_included(row, key.split("."))
+        elif key not in ALWAYS_KEYS:
             row.pop(key, None)
     return row
+
+
+def _exclude_included(node: Any, parts: list[str]) -> None:
+    """`excludeKeys=a.b`: Parse removes `b` from the included object `a` (not from a plain Object field)."""
+    if isinstance(node, list):
+        for item in node:
+            _exclude_included(item, parts)
+        return
+    if not isinstance(node, dict):
+        return
+    if len(parts) == 1:
+        if parts[0] not in ALWAYS_KEYS:
+            node.pop(parts[0], None)
+        return
+    child = node.get(parts[0])
+    items = child if isinstance(child, list) else [child]
+    for item in items:
+        if isinstance(item, dict) and item.get("__type") == "Object":
+            _exclude_included(item, parts[1:])
 
 
 def _select(row: Json, tree: dict[str, Any]) -> Json:

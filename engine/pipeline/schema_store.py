@@ -17,9 +17,17 @@ from engine.schema.model import (
     FieldDef,
     FieldType,
     default_fields,
+    is_valid_class_name,
     new_class,
 )
-from engine.schema.rest import class_from_json, class_to_json, field_from_json, validate_clp, validate_index
+from engine.schema.rest import (
+    class_from_json,
+    class_to_json,
+    field_from_json,
+    invalid_class_name_message,
+    validate_clp,
+    validate_index,
+)
 from engine.storage.base import Changes, StorageAdapter, Unset
 from engine.wire import now
 
@@ -225,10 +233,14 @@ class SchemaStore:
                 pass
 
     async def delete_class(self, name: str) -> None:
+        """Parse: an invalid name is 103, a class that does not exist is dropped quietly, and a system class
+        never disappears: dropping it removes its data and added fields, its default shape stays."""
+        if not is_valid_class_name(name):
+            raise ParseError(ErrorCode.INVALID_CLASS_NAME, invalid_class_name_message(name))
         async with self._lock:
             cls = self._classes.get(name)
             if cls is None:
-                raise ParseError(ErrorCode.INVALID_CLASS_NAME, f"Class {name} does not exist.")
+                return
             n = await self.storage.count(cls, MATCH_ALL)
             if n:
                 raise ParseError(
@@ -237,4 +249,7 @@ class SchemaStore:
                 )
             await self.storage.drop_class(cls)
             del self._classes[name]
+            if name in IMPLICIT_CLASSES:
+                # The CLP stays: resetting it to Parse's public default would open the class to every client.
+                await self._save(new_class(name).with_clp(cls.clp))
 

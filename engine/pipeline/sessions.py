@@ -119,7 +119,9 @@ async def create_for_caller(svc: Services, ctx: RequestContext, body: Mapping[st
 async def current(svc: Services, ctx: RequestContext) -> Json:
     """GET /sessions/me."""
     token = ctx.auth.session_token
-    session = await lookup_session_object(svc, token) if token else None
+    if not token:
+        raise ParseError(ErrorCode.INVALID_SESSION_TOKEN, "Session token required.")
+    session = await lookup_session_object(svc, token)
     if session is None:
         raise ParseError(ErrorCode.INVALID_SESSION_TOKEN, "Invalid session token")
     return object_to_json(svc.schemas.require("_Session"), session)

@@ -64,8 +64,13 @@ async def _check_unique(svc: Services, body: Mapping[str, Any], self_id: str | N
                 raise ParseError(code, message)
 
 
+def _unsets(value: Any) -> bool:
+    return isinstance(value, Mapping) and value.get("__op") == "Delete"
+
+
 def _check_email(body: Mapping[str, Any]) -> None:
-    if "email" in body and body["email"] is not None:
+    # Parse lets a user drop their email (null or a Delete op): an account needs none.
+    if "email" in body and body["email"] is not None and not _unsets(body["email"]):
         email = body["email"]
         if not isinstance(email, str) or len(email) > MAX_EMAIL_LENGTH or not EMAIL_RE.match(email):
             raise ParseError(ErrorCode.INVALID_EMAIL_ADDRESS, "Email address format is invalid.")
@@ -124,6 +129,8 @@ async def send_verification(svc: Services, user: StoredObject, token: str) -> No
 async def signup(svc: Services, ctx: RequestContext, body: Mapping[str, Any]) -> UserResult:
     check_user_input(body)
     data = dict(body)
+    if data.get("authData") == {}:
+        del data["authData"]  # Parse: an empty authData block has nothing to validate or link
     if "authData" in data:
         return await _auth_data_login_or_signup(svc, ctx, data)
     username, password = data.pop("username", None), data.pop("password", None)
@@ -193,13 +200,25 @@ async def _auth_data_login_or_signup(svc: Services, ctx: RequestContext, data: d
     return result
 
 
+def _js_truthy(value: Any) -> bool:
+    return value is not None and value is not False and value != "" and not (
+        isinstance(value, int | float) and not isinstance(value, bool) and value == 0)
+
+
 async def _authenticate(svc: Services, params: Mapping[str, Any]) -> StoredObject:
     """The user these credentials name, with lockout and failure counting; 101 with one message otherwise."""
     username, email, password = params.get("username"), params.get("email"), params.get("password")
-    if not isinstance(username, str) and not isinstance(email, str):
+    # Parse's order and JavaScript truthiness: missing first (200/201), then a present non-string is an
+    # ordinary failed log-in (101), so an operator object like {"$ne": 1} never reaches a query.
+    if not _js_truthy(username) and not _js_truthy(email):
         raise ParseError(ErrorCode.USERNAME_MISSING, "username/email is required.")
-    if not isinstance(password, str):
+    if not _js_truthy(password):
         raise ParseError(ErrorCode.PASSWORD_MISSING, "password is required.")
+    if any(_js_truthy(v) and not isinstance(v, str) for v in (username, email, password)) or not isinstance(
+            password, str):
+        raise ParseError(ErrorCode.OBJECT_NOT_FOUND, INVALID_LOGIN)
+    username = username if _js_truthy(username) else None
+    email = email if _js_truthy(email) else None
     if any(isinstance(v, str) and len(v) > MAX_LOGIN_INPUT for v in (username, email, password)):
         # No stored credential can match; answered like any failed log-in, without a lookup or a hash.
         raise ParseError(ErrorCode.OBJECT_NOT_FOUND, INVALID_LOGIN)
@@ -217,7 +236,9 @@ async def _authenticate(svc: Services, params: Mapping[str, Any]) -> StoredObjec
         if user is not None:
             await _count_failure(svc, user)
         raise ParseError(ErrorCode.OBJECT_NOT_FOUND, INVALID_LOGIN)
-    if user.acl is not None and user.object_id not in user.acl.read and "*" not in user.acl.read:
+    if user.acl is not None and not user.acl.read and not user.acl.write:
+        # Parse's lock-out idiom: an ACL of `{}` (master key only) locks the account; any other ACL, even one
+        # that does not let the user read their own record, still logs in (UsersRouter).
         raise ParseError(ErrorCode.OBJECT_NOT_FOUND, INVALID_LOGIN)
     return user
 
@@ -321,6 +342,8 @@ async def update_user(svc: Services, ctx: RequestContext, object_id: str, body: 
         check_password_policy(svc, password, name if isinstance(name, str) else None)
         internal["_hashed_password"] = await hash_password(password)
         internal["_password_changed_at"] = now()
+    if data.get("authData") == {}:
+        del data["authData"]
     if "authData" in data:
         if data["authData"] is None:
             raise ParseError(ErrorCode.UNSUPPORTED_SERVICE, "This authentication method is unsupported.")

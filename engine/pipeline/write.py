@@ -90,6 +90,23 @@ async def _load(svc: Services, cls: ClassDef, where: Where) -> StoredObject | No
     return rows[0] if rows else None
 
 
+def _echo_on_path(response: Json, path: tuple[str, ...], top: Any) -> None:
+    """Parse's expandResultOnKeyPath: an op on `a.b.c` answers `{"a": {"b": {"c": <new value>}}}`, merged with
+    other ops under `a`; an op into an array by index answers the whole array."""
+    if len(path) == 1 or isinstance(top, list) or not isinstance(top, dict):
+        response[path[0]] = top
+        return
+    node = response.setdefault(path[0], {})
+    source: Any = top
+    for part in path[1:-1]:
+        source = source.get(part) if isinstance(source, dict) else None
+        if not isinstance(node, dict):
+            return
+        node = node.setdefault(part, {})
+    if isinstance(node, dict) and isinstance(source, dict) and path[-1] in source:
+        node[path[-1]] = source[path[-1]]
+
+
 def _echo(stored: StoredObject, keys: frozenset[str], file_url: Any) -> Json:
     """Values a beforeSave hook changed, as Parse echoes them so the SDK's copy matches what was saved."""
     return {k: encode(stored.fields[k], file_url) if k in stored.fields else {"__op": "Delete"} for k in keys}
@@ -224,8 +241,8 @@ async def run_update(
     response: Json = {"updatedAt": format_date(updated.updated_at)}
     for path, op in plan.ops:
         # The SDK merges these server-computed results into its local copy.
-        if isinstance(op, Increment | AddItems | RemoveItems) and len(path) == 1 and path[0] in updated.fields:
-            response[path[0]] = encode(updated.fields[path[0]], svc.file_url)
+        if isinstance(op, Increment | AddItems | RemoveItems) and path[0] in updated.fields:
+            _echo_on_path(response, path, encode(updated.fields[path[0]], svc.file_url))
     response.update(_echo(updated, changed, svc.file_url))
     await hooks.after_save(svc, ctx, cls, updated, original)
     if publish:

@@ -44,6 +44,11 @@ GET_PARAMS = frozenset({"keys", "include", "excludeKeys", "readPreference", "inc
                         "subqueryReadPreference"})
 
 
+# Parse accepts the MongoDB column names of the timestamps in `order` (DatabaseController.find).
+_STORAGE_ALIASES = {"_created_at": "createdAt", "_updated_at": "updatedAt"}
+_ROOT_FIELD_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+
 def _int(name: str, value: object) -> int:
     if isinstance(value, bool):
         raise ParseError(ErrorCode.INVALID_QUERY, f"{name} must be a number")
@@ -81,6 +86,10 @@ def parse_order(value: object) -> tuple[SortKey, ...]:
     for part in _names("order", value, most=MAX_ORDER_KEYS):
         desc = part.startswith("-")
         name = part[1:] if desc else part
+        name = _STORAGE_ALIASES.get(name, name)
+        if name != "$score" and not _ROOT_FIELD_RE.match(name.split(".")[0]):
+            # Parse's fieldNameIsValid on the root: `_hashed_password` and other internal columns are no field.
+            raise ParseError(ErrorCode.INVALID_KEY_NAME, f"Invalid field name: {name}.")
         if not name or len(name) > MAX_KEY_LENGTH or not all(
                 seg and (seg.replace("_", "a").isalnum() or seg == "$score") for seg in name.split(".")):
             raise ParseError(ErrorCode.INVALID_KEY_NAME, f"Invalid field name: {name}.")

@@ -395,13 +395,20 @@ class _Parser:
             return decode_geopoint(value)
         raise ParseError(ErrorCode.INVALID_JSON, "bad GeoPoint")
 
+    def _polygon_point(self, value: object) -> GeoPoint:
+        """A `$polygon` vertex: a GeoPoint, or a `[longitude, latitude]` pair as both of Parse's stores read it."""
+        if isinstance(value, list) and len(value) == 2:
+            return decode_geopoint({"latitude": value[1], "longitude": value[0]})
+        return self._geopoint(value)
+
     def _within(self, path: Path, arg: object) -> Where:
         box = arg.get("$box") if isinstance(arg, Mapping) else None
         if not isinstance(box, list) or len(box) != 2:
             raise ParseError(ErrorCode.INVALID_JSON, "malformatted $within arg")
-        sw, ne = self._geopoint(box[0]), self._geopoint(box[1])
-        if sw.latitude > ne.latitude:
-            raise ParseError(ErrorCode.INVALID_JSON, "GeoBox: the southwest corner must be south of the northeast")
+        a, b = self._geopoint(box[0]), self._geopoint(box[1])
+        # Any two opposite corners, as MongoDB's `$box` and PostgreSQL's `box` (Parse's two stores) read them.
+        sw = GeoPoint(min(a.latitude, b.latitude), min(a.longitude, b.longitude))
+        ne = GeoPoint(max(a.latitude, b.latitude), max(a.longitude, b.longitude))
         return WithinBox(path, sw, ne)
 
     def _geo_within(self, path: Path, arg: object) -> Where:
@@ -414,7 +421,7 @@ class _Parser:
                 assert isinstance(decoded, Polygon)
                 points = tuple(GeoPoint(lat, lng) for lat, lng in decoded.coordinates)
             elif isinstance(poly, list):
-                points = tuple(self._geopoint(p) for p in poly)
+                points = tuple(self._polygon_point(p) for p in poly)
             else:
                 raise ParseError(ErrorCode.INVALID_JSON, "bad $geoWithin value; $polygon should be Polygon object")
             if len(points) < 3:

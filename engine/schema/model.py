@@ -129,6 +129,16 @@ SYSTEM_FIELDS: Mapping[str, Mapping[str, FieldDef]] = {
         "params": FieldDef(FieldType.OBJECT),
         "finishedAt": FieldDef(FieldType.DATE),
     },
+    "_JobSchedule": {
+        "jobName": FieldDef(FieldType.STRING),
+        "description": FieldDef(FieldType.STRING),
+        "params": FieldDef(FieldType.STRING),
+        "startAfter": FieldDef(FieldType.STRING),
+        "daysOfWeek": FieldDef(FieldType.ARRAY),
+        "timeOfDay": FieldDef(FieldType.STRING),
+        "lastRun": FieldDef(FieldType.NUMBER),
+        "repeatMinutes": FieldDef(FieldType.NUMBER),
+    },
     "_Idempotency": {
         "reqId": FieldDef(FieldType.STRING),
         "expire": FieldDef(FieldType.DATE),

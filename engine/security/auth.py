@@ -30,6 +30,8 @@ class Auth:
     role_names: frozenset[str] = field(default_factory=frozenset)
     installation_id: str | None = None
     session_token: str | None = None
+    # Parse's readOnlyMasterKey: reads as the master key, every write refused (119).
+    is_read_only: bool = False
 
     def principals(self) -> tuple[str, ...]:
         """The ACL group: public, the user's id, and every role they hold."""
@@ -64,12 +66,17 @@ def ip_allowed(ip: str, allowed: tuple[str, ...]) -> bool:
     return False
 
 
+def _is_a_master_key(given: str, settings: Settings) -> bool:
+    ro = settings.read_only_master_key
+    return _same(given, settings.master_key) or (bool(ro) and _same(given, ro))
+
+
 def check_app(creds: Credentials, settings: Settings) -> None:
     """App id and (when configured) client keys; Parse answers 403 unauthorized without a code."""
     if creds.app_id is None or not _same(creds.app_id, settings.app_id):
         raise HTTPDenied(403, "unauthorized")
     configured = settings.client_keys
-    if configured and not (creds.master_key and _same(creds.master_key, settings.master_key)):
+    if configured and not (creds.master_key and _is_a_master_key(creds.master_key, settings)):
         if not any(_same(given, key) for given in creds.client_keys for key in configured):
             raise HTTPDenied(403, "unauthorized")
 
@@ -78,12 +85,13 @@ def master_auth(creds: Credentials, settings: Settings) -> Auth | None:
     """The master key counts only from masterKeyIps; elsewhere it is refused outright (403)."""
     if not creds.master_key:
         return None
-    if not _same(creds.master_key, settings.master_key):
+    read_only = bool(settings.read_only_master_key) and _same(creds.master_key, settings.read_only_master_key)
+    if not read_only and not _same(creds.master_key, settings.master_key):
         # A wrong master key is refused, not quietly downgraded to an anonymous caller (S60).
         raise HTTPDenied(403, "unauthorized")
     if not ip_allowed(creds.ip, settings.master_key_ips):
         raise HTTPDenied(403, "unauthorized: master key is not allowed from this IP")
-    return Auth(is_master=True, installation_id=creds.installation_id)
+    return Auth(is_master=True, installation_id=creds.installation_id, is_read_only=read_only)
 
 
 async def resolve_auth(creds: Credentials, settings: Settings, sessions: SessionLookup | None = None) -> Auth:

@@ -714,3 +714,46 @@ describe('schema validation on sleeplab classes', () => {
     patient.revert();
   });
 });
+
+// ---------------------------------------------------------------------------------------------------------
+describe('Parse compatibility sweep (issue 14): what the SDK sees', () => {
+  it('Parse.Cloud.run of a function that returns nothing resolves to undefined', async () => {
+    assert.equal(await Parse.Cloud.run('returnsNothing'), undefined);
+  });
+
+  it('an included pointer whose target is gone is undefined, also inside arrays', async () => {
+    const targetCls = uniqueClass('Target');
+    const hostCls = uniqueClass('Host');
+    const { kept, gone } = await seed(targetCls, [{ name: 'kept' }, { name: 'gone' }]);
+    const host = new Parse.Object(hostCls);
+    await host.save({ name: 'h', one: gone, many: [kept, gone] }, MK);
+    await gone.destroy(MK);
+    const got = await new Parse.Query(hostCls).include(['one', 'many']).get(host.id, MK);
+    assert.equal(got.get('one'), undefined);
+    assert.deepEqual(got.get('many').map((o) => o.get('name')), ['kept']);
+  });
+
+  it('containedIn on a pointer field with plain object ids, and order on _created_at', async () => {
+    const targetCls = uniqueClass('Target');
+    const hostCls = uniqueClass('Host');
+    const { a, b } = await seed(targetCls, [{ name: 'a' }, { name: 'b' }]);
+    await seed(hostCls, [{ name: 'first', t: a }, { name: 'second', t: b }]);
+    const q = new Parse.Query(hostCls).containedIn('t', [a.id]);
+    assert.deepEqual(names(await q.find(MK)), ['first']);
+    const newest = await new Parse.Query(hostCls).descending('_created_at').find(MK);
+    assert.deepEqual(orderedNames(newest), ['second', 'first']);
+  });
+
+  it('select with several keys and exclude with a dotted key into an include', async () => {
+    const targetCls = uniqueClass('Target');
+    const hostCls = uniqueClass('Host');
+    const { t } = await seed(targetCls, [{ name: 't', secret: 's', shown: 1 }]);
+    await seed(hostCls, [{ name: 'h', t, other: 1, more: 2 }]);
+    const picked = await new Parse.Query(hostCls).select('name', 'other').first(MK);
+    assert.equal(picked.get('other'), 1);
+    assert.equal(picked.get('more'), undefined);
+    const trimmed = await new Parse.Query(hostCls).include('t').exclude('t.secret').first(MK);
+    assert.equal(trimmed.get('t').get('shown'), 1);
+    assert.equal(trimmed.get('t').get('secret'), undefined);
+  });
+});

@@ -371,8 +371,9 @@ def test_within_box() -> None:
     assert m({"loc": box}, obj(loc=OAKLAND))
     assert not m({"loc": box}, obj(loc=LA))
     assert m({"loc": box}, obj(loc=GeoPoint(37, -122)))  # corner counts
-    with pytest.raises(ParseError):
-        parse_where({"loc": {"$within": {"$box": [gp(GeoPoint(38, -123)), gp(GeoPoint(37, -122))]}}})
+    # Any two opposite corners, as MongoDB's $box reads them (Parse passes the corners through).
+    swapped = {"$within": {"$box": [gp(GeoPoint(38, -123)), gp(GeoPoint(37, -122))]}}
+    assert m({"loc": swapped}, obj(loc=SF)) and not m({"loc": swapped}, obj(loc=LA))
 
 
 def test_within_polygon() -> None:

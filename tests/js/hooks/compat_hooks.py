@@ -35,3 +35,8 @@ async def normalize(req: TriggerRequest) -> None:
     if isinstance(title, str):
         obj["title"] = title.strip().upper()
         obj["length"] = len(title.strip())
+
+
+@define("returnsNothing")
+def returns_nothing(req: FunctionRequest) -> None:
+    """Issue 14: a function without a result reaches the SDK as `undefined` (tests/js/compat.test.mjs)."""
