@@ -21,7 +21,8 @@ from engine.schema.model import (
 )
 from engine.wire import check_denylist, decode, encode
 
-__all__ = ["class_from_json", "class_to_json", "field_from_json", "field_to_json", "validate_clp", "validate_index"]
+__all__ = ["class_from_json", "class_to_json", "class_to_rest_json", "field_from_json", "field_to_json", "validate_clp",
+           "validate_index"]
 _TYPES = {t.value: t for t in FieldType}
 
 
@@ -163,3 +164,21 @@ def class_to_json(cls: ClassDef) -> dict[str, Any]:
         "classLevelPermissions": dict(cls.clp),
         "indexes": {name: dict(spec) for name, spec in cls.indexes.items()},
     }
+
+
+def class_to_rest_json(cls: ClassDef, *, id_index: str = "when-others") -> dict[str, Any]:
+    """The class as Parse's `/schemas` answers it (``class_to_json`` is the stored form).
+
+    Every store keeps the primary-key index ``_id_``, but Parse lists ``indexes`` only once the class has been given
+    some: a class without its own indexes has no ``indexes`` key. ``id_index`` says how ``_id_`` shows:
+    "when-others" (GET, the listing) with the class's own indexes; "always" (a PUT that touched indexes: Parse
+    seeds ``_id_`` then and keeps it even when the last index is deleted); "never" (POST: the create answer lists
+    only the indexes given)."""
+    out = class_to_json(cls)
+    indexes: dict[str, Any] = out.pop("indexes")
+    own = {name: spec for name, spec in indexes.items() if name != "_id_"}
+    if id_index == "always" or (id_index == "when-others" and own):
+        out["indexes"] = indexes
+    elif id_index == "never" and own:
+        out["indexes"] = own
+    return out
