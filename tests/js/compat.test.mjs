@@ -617,6 +617,63 @@ describe('relations', () => {
 });
 
 // ---------------------------------------------------------------------------------------------------------
+// Item 4 of issue 14: the relation and user edges of parse-server's ParseRelation/ParseObject/ParseUser specs.
+describe('relations and users as Parse', () => {
+  const postCls = uniqueClass('CompatRPost');
+  const fanCls = uniqueClass('CompatRFan');
+
+  it('a relation on a parent that was never fetched queries the related class (redirectClassNameForKey)', async () => {
+    const fans = await seed(fanCls, [{ name: 'ann' }, { name: 'bob' }]);
+    const post = new Parse.Object(postCls);
+    post.relation('likes').add([fans.ann, fans.bob]);
+    await post.save({ name: 'post' }, MK);
+
+    // Only the id is known: the SDK does not know the target class and asks the server to redirect.
+    const bare = Parse.Object.extend(postCls).createWithoutData(post.id);
+    const query = bare.relation('likes').query();
+    assert.equal(query.className, postCls);
+    const found = await query.find();
+    assert.deepEqual(names(found), ['ann', 'bob']);
+    assert.ok(found.every((o) => o.className === fanCls));
+    assert.equal(await bare.relation('likes').query().count(), 2);
+  });
+
+  it('cloning an object keeps its relation', async () => {
+    const fans = await seed(fanCls, [{ name: 'cid' }]);
+    const parent = new Parse.Object(postCls);
+    parent.relation('likes').add(fans.cid);
+    await parent.save({ name: 'original' }, MK);
+    const fetched = await new Parse.Query(postCls).get(parent.id, MK);
+
+    const copy = fetched.clone();
+    assert.equal(copy.id, undefined);
+    assert.equal(copy.relation('likes').targetClassName, fanCls);
+    await copy.save({ name: 'copy' }, MK);
+    const again = await new Parse.Query(postCls).get(copy.id, MK);
+    assert.equal(again.relation('likes').targetClassName, fanCls);
+    // The copy is a new owner: it starts with no members, and can take its own.
+    assert.deepEqual(await again.relation('likes').query().find(MK), []);
+    again.relation('likes').add(fans.cid);
+    await again.save(null, MK);
+    assert.deepEqual(names(await again.relation('likes').query().find(MK)), ['cid']);
+  });
+
+  it('fetchAll on users merges the attributes saved since', async () => {
+    const user = new Parse.User({ username: `fetchall_${randomUUID().slice(0, 8)}`, password: 'pw-123456', foo: 'bar' });
+    await user.signUp();
+    const stale = await new Parse.Query(Parse.User).get(user.id, MK);
+    user.set('baz', 'qux');
+    await user.save(null, { sessionToken: user.getSessionToken() });
+
+    const [fresh] = await Parse.Object.fetchAll([stale], MK);
+    assert.equal(fresh.id, stale.id);
+    assert.equal(fresh.get('baz'), 'qux');
+    assert.equal(fresh.get('foo'), 'bar');
+    assert.equal(fresh.getSessionToken(), undefined);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------
 describe('batch', () => {
   const cls = uniqueClass('CompatBatch');
 
