@@ -79,7 +79,10 @@ class _Planner:
             raise ParseError(ErrorCode.INVALID_KEY_NAME, f"Invalid field name: {shown(raw)}.")
         if len(parts) > 1:
             declared = self.cls.field_def(top)
-            if declared is None or declared.type is not FieldType.OBJECT:
+            # As Parse's enforceFieldExists: `<object>.<key>`, or `<array>.<index>` (MongoDB's positional path).
+            by_index = parts[1].isascii() and parts[1].isdigit()
+            if declared is None or not (declared.type is FieldType.OBJECT
+                                        or (by_index and declared.type is FieldType.ARRAY)):
                 raise ParseError(ErrorCode.INVALID_KEY_NAME, f"Invalid field name: {shown(raw)}.")
         path = tuple(parts)
         if isinstance(value, Mapping) and "__op" in value:

@@ -57,29 +57,69 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+Container = dict[str, Any] | list[Any]
+
+
+def _slot_key(container: Container, part: str, path: Path) -> str | int:
+    """A path part as a key of ``container``: a name in an object, an index in an array (MongoDB's `items.0.count`).
+
+    An index reaches at most one past the end (appending): MongoDB pads with nulls, but an index from a client must
+    not be able to make the server allocate an array of any length."""
+    if isinstance(container, dict):
+        return part
+    # Nine digits bound the parse; the length check bounds the allocation.
+    if not (part.isascii() and part.isdigit() and len(part) <= 9) or int(part) > len(container):
+        raise ParseError(ErrorCode.INCORRECT_TYPE, f"Cannot set {'.'.join(path)}: {part} is not an index of the array")
+    return int(part)
+
+
+def _get(container: Container, key: str | int) -> tuple[bool, Any]:
+    if isinstance(container, dict):
+        return str(key) in container, container.get(str(key))
+    index = int(key)
+    return (True, container[index]) if index < len(container) else (False, None)
+
+
+def _put(container: Container, key: str | int, value: Any) -> None:
+    if isinstance(container, dict):
+        container[str(key)] = value
+    elif int(key) == len(container):
+        container.append(value)
+    else:
+        container[int(key)] = value
+
+
+def _drop(container: Container, key: str | int) -> None:
+    if isinstance(container, dict):
+        container.pop(str(key), None)
+    elif int(key) < len(container):
+        container[int(key)] = None  # as MongoDB's $unset of an array slot: the slot stays, null
+
+
 def apply_op(fields: dict[str, Any], path: Path, op: FieldOp) -> None:
-    parent: dict[str, Any] = fields
+    parent: Container = fields
     for part in path[:-1]:
-        child = parent.get(part)
-        if child is None and part not in parent:
+        key = _slot_key(parent, part, path)
+        _, child = _get(parent, key)
+        if child is None:
             if isinstance(op, Unset | RemoveItems):
                 return  # nothing there to remove, and Mongo does not create the parents either
-            child = parent[part] = {}
-        if not isinstance(child, dict):
+            child = {}
+            _put(parent, key, child)
+        if not isinstance(child, dict | list):
             raise ParseError(ErrorCode.INCORRECT_TYPE, f"Cannot set {'.'.join(path)}: {part} is not an object")
         parent = child
-    leaf = path[-1]
-    present = leaf in parent
-    current = parent.get(leaf)
+    leaf = _slot_key(parent, path[-1], path)
+    present, current = _get(parent, leaf)
     if isinstance(op, SetValue):
-        parent[leaf] = thaw(op.value)
+        _put(parent, leaf, thaw(op.value))
     elif isinstance(op, Unset):
-        parent.pop(leaf, None)
+        _drop(parent, leaf)
     elif isinstance(op, Increment):
         if not present:
-            parent[leaf] = op.amount
+            _put(parent, leaf, op.amount)
         elif isinstance(current, int | float) and not isinstance(current, bool):
-            parent[leaf] = current + op.amount
+            _put(parent, leaf, current + op.amount)
         else:
             raise ParseError(ErrorCode.INCORRECT_TYPE, "Cannot increment a non-number")
     elif isinstance(op, AddItems):
@@ -90,13 +130,13 @@ def apply_op(fields: dict[str, Any], path: Path, op: FieldOp) -> None:
             if op.unique and any(values_equal(item, existing) for existing in items):
                 continue
             items.append(thaw(item))
-        parent[leaf] = items
+        _put(parent, leaf, items)
     elif isinstance(op, RemoveItems):
         if not present:
             return
         if not isinstance(current, list):
             raise ParseError(ErrorCode.INCORRECT_TYPE, "Cannot remove items from a non-array")
-        parent[leaf] = [v for v in current if not any(values_equal(v, item) for item in op.items)]
+        _put(parent, leaf, [v for v in current if not any(values_equal(v, item) for item in op.items)])
     else:
         raise ParseError(ErrorCode.INVALID_JSON, f"unknown update operation: {type(op).__name__}")
 

@@ -617,8 +617,8 @@ describe('relations', () => {
 });
 
 // ---------------------------------------------------------------------------------------------------------
-// Item 4 of issue 14: the relation and user edges of parse-server's ParseRelation/ParseObject/ParseUser specs.
-describe('relations and users as Parse', () => {
+// Items 4 and 5 of issue 14: relation, user and array-path edges of parse-server's Relation/Object/User specs.
+describe('relations, users and array paths as Parse', () => {
   const postCls = uniqueClass('CompatRPost');
   const fanCls = uniqueClass('CompatRFan');
 
@@ -656,6 +656,18 @@ describe('relations and users as Parse', () => {
     again.relation('likes').add(fans.cid);
     await again.save(null, MK);
     assert.deepEqual(names(await again.relation('likes').query().find(MK)), ['cid']);
+  });
+
+  it('increment into an array element by index (items.0.count)', async () => {
+    const cart = await new Parse.Object(uniqueClass('CompatCart')).save({
+      items: [{ value: 'a', count: 5 }, { value: 'b', count: 1 }],
+    }, MK);
+    cart.increment('items.0.count', 15);
+    cart.increment('items.1.count', 4);
+    await cart.save(null, MK);
+    const expected = [{ value: 'a', count: 20 }, { value: 'b', count: 5 }];
+    assert.deepEqual(cart.toJSON().items, expected);
+    assert.deepEqual((await new Parse.Query(cart.className).get(cart.id, MK)).get('items'), expected);
   });
 
   it('fetchAll on users merges the attributes saved since', async () => {
