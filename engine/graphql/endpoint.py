@@ -31,6 +31,7 @@ from engine.errors import HTTPDenied, ParseError
 from engine.graphql.limits import MAX_TOKENS, LimitExceeded, Limits, measure
 from engine.graphql.resolvers import GqlContext
 from engine.graphql.schema import SchemaCache
+from engine.graphql.uploads import BadMultipart, parse_multipart
 from engine.http.body import read_body
 from engine.http.edge import header_credentials
 from engine.http.responses import ParseJSONResponse, error_response
@@ -112,8 +113,15 @@ class GraphQLEndpoint:
     async def _payload(self, request: Request) -> dict[str, Any] | Response:
         if request.method == "GET":
             return dict(request.query_params)
-        raw = await read_body(request, self.services.settings.max_body_bytes)
         content_type = request.headers.get("content-type", "")
+        if content_type.startswith("multipart/form-data"):
+            # The whole request within max_body_bytes, as the server's protocol bounds it for this path anyway.
+            raw = await read_body(request, self.services.settings.max_body_bytes)
+            try:
+                return parse_multipart(raw, content_type)
+            except BadMultipart as exc:
+                return _errors(400, str(exc), "BAD_REQUEST")
+        raw = await read_body(request, self.services.settings.max_body_bytes)
         if not content_type.startswith(("application/json", "application/graphql-response+json")):
             return _errors(400, "POST body missing, invalid Content-Type, or JSON object has no keys.", "BAD_REQUEST")
         try:

@@ -1,0 +1,116 @@
+"""The GraphQL multipart request spec (what graphql-upload serves for Parse): `operations` JSON, a `map` from file
+parts to variable paths, then the files; and the resolvers that save an `Upload` through pipeline/files.py.
+
+The body is read whole within `max_body_bytes` (the bound the server's protocol puts on this path), as a REST JSON
+upload is; files go through the REST upload policy, size limit, hooks and naming (save_file)."""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from engine.pipeline.context import RequestContext, Services
+from engine.pipeline.files import Upload, save_file
+
+MAX_FILES = 10  # file parts in one request
+MAX_PATHS = 20  # variable paths one request's map may name
+MAX_PATH_SEGMENTS = 16
+
+
+@dataclass(frozen=True, slots=True)
+class UploadedFile:
+    """One file part, the value the `Upload` scalar hands a resolver."""
+
+    filename: str
+    content_type: str | None
+    data: bytes
+
+
+class BadMultipart(Exception):
+    """A multipart request that does not follow the GraphQL multipart request spec."""
+
+
+def _json(part: Any, what: str) -> Any:
+    try:
+        return orjson.loads(part.get_payload(decode=True) or b"")
+    except orjson.JSONDecodeError as exc:
+        raise BadMultipart(f"Invalid JSON in the ‘{what}’ multipart field.") from exc
+
+
+def _place(payload: Any, path: str, value: UploadedFile) -> None:
+    """Put a file where `map` says: an existing `null` at `variables.…` (Parse accepts nothing else)."""
+    segments = path.split(".")
+    if len(segments) < 2 or segments[0] != "variables" or len(segments) > MAX_PATH_SEGMENTS:
+        raise BadMultipart(f"Invalid object path for the ‘map’ multipart field entry: {path[:100]}")
+    parent = payload
+    for segment in segments[:-1]:
+        parent = _step(parent, segment, path)
+    last = segments[-1]
+    if isinstance(parent, dict) and last in parent and parent[last] is None:
+        parent[last] = value
+    elif isinstance(parent, list) and last.isdigit() and int(last) < len(parent) and parent[int(last)] is None:
+        parent[int(last)] = value
+    else:
+        raise BadMultipart(f"Invalid object path for the ‘map’ multipart field entry: {path[:100]}")
+
+
+def _step(node: Any, segment: str, path: str) -> Any:
+    if isinstance(node, dict) and segment in node:
+        return node[segment]
+    if isinstance(node, list) and segment.isdigit() and int(segment) < len(node):
+        return node[int(segment)]
+    raise BadMultipart(f"Invalid object path for the ‘map’ multipart field entry: {path[:100]}")
+
+
+def parse_multipart(raw: bytes, content_type: str) -> dict[str, Any]:
+    """The operations payload with every mapped file placed at its variable path."""
+    header = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1", "replace")
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(header + raw)
+    if not message.is_multipart():
+        raise BadMultipart("Invalid multipart request.")
+    parts = list(message.iter_parts())
+    names = [p.get_param("name", header="content-disposition") for p in parts]
+    if len(parts) < 2 or names[0] != "operations" or names[1] != "map":
+        raise BadMultipart("Misordered multipart fields; ‘operations’ and ‘map’ come first.")
+    payload = _json(parts[0], "operations")
+    mapping = _json(parts[1], "map")
+    if not isinstance(payload, dict):
+        raise BadMultipart("Operation batching disabled." if isinstance(payload, list)
+                           else "Invalid type for the ‘operations’ multipart field.")
+    if not isinstance(mapping, dict) or len(mapping) > MAX_FILES:
+        raise BadMultipart(f"The ‘map’ multipart field must be an object of at most {MAX_FILES} entries.")
+    files = {name: part for name, part in zip(names[2:], parts[2:], strict=True) if isinstance(name, str)}
+    if len(parts) - 2 > MAX_FILES:
+        raise BadMultipart(f"At most {MAX_FILES} files per request.")
+    placed = 0
+    for key, paths in mapping.items():
+        part = files.get(key)
+        if part is None:
+            raise BadMultipart(f"File missing in the request for the ‘map’ entry ‘{str(key)[:50]}’.")
+        if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+            raise BadMultipart("Invalid type for the ‘map’ multipart field entry.")
+        placed += len(paths)
+        if placed > MAX_PATHS:
+            raise BadMultipart(f"The ‘map’ multipart field may name at most {MAX_PATHS} paths.")
+        filename = part.get_filename() or "file"
+        data = part.get_payload(decode=True)
+        upload = UploadedFile(str(filename), part.get_content_type() if part.get("content-type") else None,
+                              data if isinstance(data, bytes) else b"")
+        for path in paths:
+            _place(payload, path, upload)
+    return payload
+
+
+async def _one(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+async def save_upload(svc: Services, ctx: RequestContext, upload: UploadedFile) -> dict[str, Any]:
+    """Saved as REST POST /files saves: who may upload, names, types, size, beforeSaveFile/afterSaveFile."""
+    item = Upload(upload.filename, upload.content_type, _one(upload.data), len(upload.data))
+    return await save_file(svc, ctx, item)
