@@ -16,7 +16,7 @@ from engine.graphql.resolvers import GqlContext, Info
 from engine.http import schemas as rest_schemas
 from engine.http.call import ApiCall, Handler
 from engine.pipeline.config import read_config, update_config
-from engine.pipeline.context import require_master
+from engine.pipeline.context import refuse_read_only, require_master
 from engine.security.auth import Credentials
 
 # Parse's SchemaFieldsInput keys → the Parse field type each adds (addGeoPoint takes one field, not a list).
@@ -64,6 +64,8 @@ def fields_to_rest(schema_fields: Mapping[str, Any] | None, existing: Mapping[st
 
 async def _rest(g: GqlContext, handler: Handler, method: str, name: str,
                 body: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    if method != "GET":
+        refuse_read_only(g.ctx, "update" if method == "PUT" else "create" if method == "POST" else "delete")
     call = ApiCall(method, f"/schemas/{name}", {"class_name": name}, {}, body or {}, g.ctx, Credentials(), g.svc)
     result = await handler(call)
     assert isinstance(result.body, dict)
@@ -90,6 +92,7 @@ async def resolve_classes(_: Any, info: Info) -> list[dict[str, Any]]:
 async def resolve_create_class(_: Any, info: Info, input: Mapping[str, Any]) -> dict[str, Any]:
     g = _g(info)
     require_master(g.ctx)  # before the input is looked at, as Parse's enforceMasterKeyAccess
+    refuse_read_only(g.ctx, "create")
     name = input["name"]
     body = {"className": name, "fields": fields_to_rest(input.get("schemaFields"), None)}
     created = await _rest(g, rest_schemas.create, "POST", name, body)
@@ -137,6 +140,7 @@ async def resolve_update_cloud_config(_: Any, info: Info, input: Mapping[str, An
     g = _g(info)
     name, value = input["paramName"], input["value"]
     flag = bool(input.get("isMasterKeyOnly"))
+    refuse_read_only(g.ctx, "update")  # REST refuses it at the route; this API has no routes
     await update_config(g.svc, g.ctx, {"params": {name: value}, "masterKeyOnly": {name: flag}})
     return {"cloudConfig": {"value": value, "isMasterKeyOnly": flag},
             "clientMutationId": input.get("clientMutationId")}

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from engine.pipeline.context import RequestContext, Services
+from engine.pipeline.context import RequestContext, Services, refuse_read_only
 from engine.pipeline.files import Upload, save_file
 
 MAX_FILES = 10  # file parts in one request
@@ -112,5 +112,6 @@ async def _one(data: bytes) -> AsyncIterator[bytes]:
 
 async def save_upload(svc: Services, ctx: RequestContext, upload: UploadedFile) -> dict[str, Any]:
     """Saved as REST POST /files saves: who may upload, names, types, size, beforeSaveFile/afterSaveFile."""
+    refuse_read_only(ctx, "create")  # as REST POST /files
     item = Upload(upload.filename, upload.content_type, _one(upload.data), len(upload.data))
     return await save_file(svc, ctx, item)
