@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from engine.errors import HTTPDenied, ParseError
-from engine.graphql.limits import MAX_TOKENS, LimitExceeded, Limits, measure
+from engine.graphql.limits import MAX_TOKENS, LimitExceeded, Limits, complexity, measure
 from engine.graphql.resolvers import GqlContext
 from engine.graphql.schema import SchemaCache
 from engine.graphql.uploads import BadMultipart, parse_multipart
@@ -98,7 +98,8 @@ class GraphQLEndpoint:
 
     def limits(self) -> Limits:
         s = self.services.settings
-        return Limits(s.graphql_max_depth, s.graphql_max_fields, s.graphql_max_aliases)
+        return Limits(s.graphql_max_depth, s.graphql_max_fields, s.graphql_max_aliases, s.graphql_max_complexity,
+                      s.default_limit, s.max_limit)
 
     async def _auth(self, request: Request) -> tuple[Auth, str, dict[str, Any]]:
         creds, cloud_context = header_credentials(request)
@@ -186,6 +187,11 @@ class GraphQLEndpoint:
         if problems:
             return ParseJSONResponse({"errors": [format_error(e, master=privileged) for e in problems]},
                                      status_code=400)
+        if not privileged:
+            try:
+                complexity(built.schema, document, operation, variables, self.limits())
+            except LimitExceeded as exc:
+                return _errors(400, str(exc), REQUEST_LIMIT_EXCEEDED)
         ctx = request_context(auth, ip=ip, headers=dict(request.headers), cloud_context=cloud_context,
                               request_id=request.headers.get("x-parse-request-id"))
         outcome = execute(built.schema, document, variable_values=variables, operation_name=operation_name,
