@@ -11,6 +11,7 @@ from engine.cloud import FileRequest
 from tests.conftest import Api
 from tests.files.test_files_http import path_of
 from tests.graphql.helpers import data, error, headers
+from tests.security.test_email_and_auth import _keypair, _token
 
 CREATE_FILE = ("mutation($input: CreateFileInput!) { createFile(input: $input) { clientMutationId "
                "fileInfo { name url } } }")
@@ -139,3 +140,20 @@ async def test_log_in_with_anonymous_auth_data(api: Api) -> None:
     assert me.json()["objectId"] == user_id
     err = await error(api, q, {"auth": {"nosuch": {"id": "x"}}})
     assert err["extensions"]["code"] == 252
+
+
+async def test_log_in_with_openid_connect(app_factory: Any) -> None:
+    key, pem = _keypair()
+    _, api = await app_factory(oidc_issuer="https://sso.clinic.example", oidc_audience="sleeplab", oidc_keys=pem)
+    q = """mutation($auth: Object!, $fields: UserLoginWithInput) { logInWith(input: {authData: $auth, fields: $fields})
+        { viewer { user { objectId email } } } }"""
+    made = await data(api, q, {"auth": {"oidc": {"id": "clin-42", "id_token": _token(key)}},
+                               "fields": {"email": "clin42@example.com"}})
+    user = made["logInWith"]["viewer"]["user"]
+    assert user["email"] == "clin42@example.com"
+    again = await data(api, q, {"auth": {"oidc": {"id": "clin-42", "id_token": _token(key)}}})
+    assert again["logInWith"]["viewer"]["user"]["objectId"] == user["objectId"]
+    err = await error(api, q, {"auth": {"oidc": {"id": "clin-42", "id_token": _token(key, aud="other")}}})
+    assert err["extensions"]["code"] == 101
+    stored = (await api.get(f"/users/{user['objectId']}", master=True)).json()["authData"]
+    assert stored == {"oidc": {"id": "clin-42"}}
