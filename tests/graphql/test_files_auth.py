@@ -6,8 +6,10 @@ from typing import Any
 
 import httpx
 import orjson
+import pytest
 
 from engine.cloud import FileRequest
+from engine.graphql.uploads import BadMultipart, UploadedFile, parse_multipart
 from tests.conftest import Api
 from tests.files.test_files_http import path_of
 from tests.graphql.helpers import data, error, headers
@@ -157,3 +159,20 @@ async def test_log_in_with_openid_connect(app_factory: Any) -> None:
     assert err["extensions"]["code"] == 101
     stored = (await api.get(f"/users/{user['objectId']}", master=True)).json()["authData"]
     assert stored == {"oidc": {"id": "clin-42"}}
+
+
+def test_multipart_splitting_is_strict() -> None:
+    ct = "multipart/form-data; boundary=xyz"
+    ops = b'--xyz\r\nContent-Disposition: form-data; name="operations"\r\n\r\n{"query":"q","variables":{"f":null}}\r\n'
+    mp = b'--xyz\r\nContent-Disposition: form-data; name="map"\r\n\r\n{"0":["variables.f"]}\r\n'
+    part = b'--xyz\r\nContent-Disposition: form-data; name="0"; filename="a b.txt"\r\n\r\n--x\r\n\r\nyz\r\n'
+    payload = parse_multipart(ops + mp + part + b"--xyz--\r\n", ct)
+    upload = payload["variables"]["f"]
+    assert isinstance(upload, UploadedFile) and upload.data == b"--x\r\n\r\nyz" and upload.filename == "a b.txt"
+    for body, content_type in ((ops + mp + part, ct),  # no closing delimiter
+                               (ops + mp + part[:40], ct),  # truncated
+                               (ops + mp + part + b"--xyz--", "multipart/form-data"),  # no boundary
+                               (b"no delimiter at all", ct),
+                               (ops + mp + part * 11 + b"--xyz--", ct)):  # too many parts
+        with pytest.raises(BadMultipart):
+            parse_multipart(body, content_type)
