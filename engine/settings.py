@@ -163,6 +163,11 @@ class Settings:
                                    "operation of a non-master caller.", 200)
     graphql_max_aliases: int = _opt("SLEEPLAB_GRAPHQL_MAX_ALIASES", "Most aliases in one GraphQL operation of a "
                                     "non-master caller.", 30)
+    graphql_max_complexity: int = _opt(
+        "SLEEPLAB_GRAPHQL_MAX_COMPLEXITY", "Most field resolutions one GraphQL operation of a non-master caller may "
+        "cost, fields under a connection counted once per row its first/last (or the default limit) allows; "
+        "0 = no bound.", 20000,
+    )
 
     # Connection hygiene: every limit below is enforced before the app sees a request (engine/http/protocol.py).
     header_timeout: float = _opt(

@@ -380,4 +380,201 @@ type CallCloudCodePayload {
   result: Any
   clientMutationId: String
 }
+
+input SchemaFieldInput {
+  name: String!
+}
+
+input SchemaStringFieldInput {
+  name: String!
+}
+
+type SchemaStringField implements SchemaField {
+  name: String!
+}
+
+interface SchemaField {
+  name: String!
+}
+
+input SchemaNumberFieldInput {
+  name: String!
+}
+
+type SchemaNumberField implements SchemaField {
+  name: String!
+}
+
+input SchemaBooleanFieldInput {
+  name: String!
+}
+
+type SchemaBooleanField implements SchemaField {
+  name: String!
+}
+
+input SchemaArrayFieldInput {
+  name: String!
+}
+
+type SchemaArrayField implements SchemaField {
+  name: String!
+}
+
+input SchemaObjectFieldInput {
+  name: String!
+}
+
+type SchemaObjectField implements SchemaField {
+  name: String!
+}
+
+input SchemaDateFieldInput {
+  name: String!
+}
+
+type SchemaDateField implements SchemaField {
+  name: String!
+}
+
+input SchemaFileFieldInput {
+  name: String!
+}
+
+type SchemaFileField implements SchemaField {
+  name: String!
+}
+
+input SchemaGeoPointFieldInput {
+  name: String!
+}
+
+type SchemaGeoPointField implements SchemaField {
+  name: String!
+}
+
+input SchemaPolygonFieldInput {
+  name: String!
+}
+
+type SchemaPolygonField implements SchemaField {
+  name: String!
+}
+
+input SchemaBytesFieldInput {
+  name: String!
+}
+
+type SchemaBytesField implements SchemaField {
+  name: String!
+}
+
+input PointerFieldInput {
+  name: String!
+  targetClassName: String!
+}
+
+type SchemaPointerField implements SchemaField {
+  name: String!
+  targetClassName: String!
+}
+
+input RelationFieldInput {
+  name: String!
+  targetClassName: String!
+}
+
+type SchemaRelationField implements SchemaField {
+  name: String!
+  targetClassName: String!
+}
+
+type SchemaACLField implements SchemaField {
+  name: String!
+}
+
+input SchemaFieldsInput {
+  addStrings: [SchemaStringFieldInput!]
+  addNumbers: [SchemaNumberFieldInput!]
+  addBooleans: [SchemaBooleanFieldInput!]
+  addArrays: [SchemaArrayFieldInput!]
+  addObjects: [SchemaObjectFieldInput!]
+  addDates: [SchemaDateFieldInput!]
+  addFiles: [SchemaFileFieldInput!]
+  addGeoPoint: SchemaGeoPointFieldInput
+  addPolygons: [SchemaPolygonFieldInput!]
+  addBytes: [SchemaBytesFieldInput!]
+  addPointers: [PointerFieldInput!]
+  addRelations: [RelationFieldInput!]
+  remove: [SchemaFieldInput!]
+}
+
+type Class {
+  name: String!
+  schemaFields: [SchemaField!]!
+}
+
+type ConfigValue {
+  value: String
+  isMasterKeyOnly: Boolean
+}
+
+input CreateFileInput {
+  upload: Upload!
+  clientMutationId: String
+}
+
+type CreateFilePayload {
+  fileInfo: FileInfo!
+  clientMutationId: String
+}
+
+type LogInWithPayload {
+  viewer: Viewer!
+  clientMutationId: String
+}
+
+input CreateClassInput {
+  name: String!
+  schemaFields: SchemaFieldsInput
+  clientMutationId: String
+}
+
+type CreateClassPayload {
+  class: Class!
+  clientMutationId: String
+}
+
+input UpdateClassInput {
+  name: String!
+  schemaFields: SchemaFieldsInput
+  clientMutationId: String
+}
+
+type UpdateClassPayload {
+  class: Class!
+  clientMutationId: String
+}
+
+input DeleteClassInput {
+  name: String!
+  clientMutationId: String
+}
+
+type DeleteClassPayload {
+  class: Class!
+  clientMutationId: String
+}
+
+input UpdateCloudConfigInput {
+  paramName: String!
+  value: String!
+  isMasterKeyOnly: Boolean = false
+  clientMutationId: String
+}
+
+type UpdateCloudConfigPayload {
+  cloudConfig: ConfigValue!
+  clientMutationId: String
+}
 """

@@ -28,9 +28,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from engine.errors import HTTPDenied, ParseError
-from engine.graphql.limits import MAX_TOKENS, LimitExceeded, Limits, measure
+from engine.graphql.limits import MAX_TOKENS, LimitExceeded, Limits, complexity, measure
 from engine.graphql.resolvers import GqlContext
 from engine.graphql.schema import SchemaCache
+from engine.graphql.uploads import BadMultipart, parse_multipart
 from engine.http.body import read_body
 from engine.http.edge import header_credentials
 from engine.http.responses import ParseJSONResponse, error_response
@@ -97,7 +98,8 @@ class GraphQLEndpoint:
 
     def limits(self) -> Limits:
         s = self.services.settings
-        return Limits(s.graphql_max_depth, s.graphql_max_fields, s.graphql_max_aliases)
+        return Limits(s.graphql_max_depth, s.graphql_max_fields, s.graphql_max_aliases, s.graphql_max_complexity,
+                      s.default_limit, s.max_limit)
 
     async def _auth(self, request: Request) -> tuple[Auth, str, dict[str, Any]]:
         creds, cloud_context = header_credentials(request)
@@ -112,8 +114,15 @@ class GraphQLEndpoint:
     async def _payload(self, request: Request) -> dict[str, Any] | Response:
         if request.method == "GET":
             return dict(request.query_params)
-        raw = await read_body(request, self.services.settings.max_body_bytes)
         content_type = request.headers.get("content-type", "")
+        if content_type.startswith("multipart/form-data"):
+            # The whole request within max_body_bytes, as the server's protocol bounds it for this path anyway.
+            raw = await read_body(request, self.services.settings.max_body_bytes)
+            try:
+                return parse_multipart(raw, content_type)
+            except BadMultipart as exc:
+                return _errors(400, str(exc), "BAD_REQUEST")
+        raw = await read_body(request, self.services.settings.max_body_bytes)
         if not content_type.startswith(("application/json", "application/graphql-response+json")):
             return _errors(400, "POST body missing, invalid Content-Type, or JSON object has no keys.", "BAD_REQUEST")
         try:
@@ -178,6 +187,11 @@ class GraphQLEndpoint:
         if problems:
             return ParseJSONResponse({"errors": [format_error(e, master=privileged) for e in problems]},
                                      status_code=400)
+        if not privileged:
+            try:
+                complexity(built.schema, document, operation, variables, self.limits())
+            except LimitExceeded as exc:
+                return _errors(400, str(exc), REQUEST_LIMIT_EXCEEDED)
         ctx = request_context(auth, ip=ip, headers=dict(request.headers), cloud_context=cloud_context,
                               request_id=request.headers.get("x-parse-request-id"))
         outcome = execute(built.schema, document, variable_values=variables, operation_name=operation_name,

@@ -14,6 +14,7 @@ from engine.graphql.names import global_id, object_id_for, offset_to_cursor, par
 from engine.graphql.sdl import ClassInfo, Generated
 from engine.graphql.selection import connection_needs, include_paths, nested
 from engine.graphql.translate import WhereTranslator, acl_from_rest, acl_to_rest, geo_point, order_to_rest, page
+from engine.graphql.uploads import UploadedFile, save_upload
 from engine.pipeline import door, email_flows, functions, sessions, users
 from engine.pipeline.context import RequestContext, Services
 from engine.pipeline.encode import Json
@@ -206,10 +207,7 @@ async def fields_to_rest(g: GqlContext, cls: ClassInfo, fields: Mapping[str, Any
         elif kind is FieldType.RELATION and target is not None:
             body[name] = await _relation(g, target, value, budget)
         elif kind is FieldType.FILE:
-            if value.get("upload") is not None or value.get("file") is None:
-                raise ParseError(ErrorCode.FILE_SAVE_ERROR, "File upload over GraphQL is not supported; "
-                                 "link an uploaded file with {file: {__type: File, name, url}}")
-            body[name] = value["file"]
+            body[name] = await _file(g, value)
         elif kind is FieldType.GEOPOINT:
             body[name] = geo_point(value)
         elif kind is FieldType.POLYGON:
@@ -217,6 +215,18 @@ async def fields_to_rest(g: GqlContext, cls: ClassInfo, fields: Mapping[str, Any
         else:
             body[name] = value
     return body
+
+
+async def _file(g: GqlContext, value: Mapping[str, Any]) -> dict[str, Any]:
+    """`{file}` links a saved file (the door's file-reference rule applies), `{upload}` saves one first."""
+    upload, file = value.get("upload"), value.get("file")
+    if (upload is None) == (file is None):
+        raise ParseError(ErrorCode.FILE_SAVE_ERROR, "A File input needs exactly one of file or upload.")
+    if isinstance(upload, UploadedFile):
+        saved = await save_upload(g.svc, g.ctx, upload)
+        return {"__type": "File", "name": saved["name"], "url": saved["url"]}
+    assert isinstance(file, dict)
+    return file
 
 
 def _pointer_json(target: ClassInfo, object_id: str) -> dict[str, Any]:
@@ -372,3 +382,24 @@ async def resolve_call_cloud_code(_: Any, info: Info, input: Mapping[str, Any]) 
 def resolve_health(_: Any, info: Info) -> bool:
     return True
 
+
+async def resolve_create_file(_: Any, info: Info, input: Mapping[str, Any]) -> dict[str, Any]:
+    g = _g(info)
+    upload = input.get("upload")
+    if not isinstance(upload, UploadedFile):
+        raise ParseError(ErrorCode.FILE_SAVE_ERROR, "Invalid file upload.")
+    saved = await save_upload(g.svc, g.ctx, upload)
+    return {"fileInfo": saved, "clientMutationId": input.get("clientMutationId")}
+
+
+async def resolve_log_in_with(_: Any, info: Info, input: Mapping[str, Any]) -> dict[str, Any]:
+    """Parse's logInWith: a `_User` create carrying authData, which signs up or logs in (users.signup)."""
+    g = _g(info)
+    body = await fields_to_rest(g, g.gen.classes["_User"], input.get("fields"), update=False, budget=_Budget())
+    body["authData"] = input["authData"]
+    saved = await door.create(g.svc, g.ctx, "_User", body)
+    token = saved.body.get("sessionToken")
+    if not isinstance(token, str):
+        raise ParseError(ErrorCode.INTERNAL_SERVER_ERROR, "log-in made no session")
+    viewer = await _viewer(g, info, token, _payload_nodes(info, "viewer"))
+    return {"viewer": viewer, "clientMutationId": input.get("clientMutationId")}

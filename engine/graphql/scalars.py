@@ -8,6 +8,8 @@ from typing import Any
 from graphql import GraphQLError, GraphQLScalarType, ValueNode, value_from_ast_untyped
 from graphql.language import ObjectValueNode, StringValueNode
 
+from engine.graphql.uploads import UploadedFile
+
 
 def _iso(value: datetime) -> str:
     value = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
@@ -46,10 +48,24 @@ def _date_literal(node: ValueNode, variables: dict[str, Any] | None = None) -> A
     raise GraphQLError("Date must be an ISO-8601 string")
 
 
+def _json_only(value: Any) -> Any:
+    """An uploaded file is only an Upload: placed (or spliced by a variable) inside JSON it would reach storage."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, UploadedFile):
+            raise GraphQLError("Upload value invalid.")
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return value
+
+
 def _object(value: Any) -> Any:
     if not isinstance(value, dict):
         raise GraphQLError("Object must be a JSON object")
-    return value
+    return _json_only(value)
 
 
 def _bytes_out(value: Any) -> str:
@@ -70,6 +86,7 @@ def _bytes_in(value: Any) -> dict[str, Any]:
 
 def _file_in(value: Any) -> dict[str, Any]:
     if isinstance(value, dict) and value.get("__type") == "File" and isinstance(value.get("name"), str):
+        _json_only(value)
         return value
     if isinstance(value, str):
         return {"__type": "File", "name": value}
@@ -77,7 +94,10 @@ def _file_in(value: Any) -> dict[str, Any]:
 
 
 def _upload(value: Any) -> Any:
-    raise GraphQLError("File upload is not supported by this server")
+    # Only a file part placed by the multipart request (uploads.py) is an Upload; JSON cannot forge one.
+    if isinstance(value, UploadedFile):
+        return value
+    raise GraphQLError("Upload value invalid.")
 
 
 def _same(value: Any) -> Any:
@@ -94,7 +114,8 @@ SCALARS: dict[str, GraphQLScalarType] = {
     "Date": GraphQLScalarType("Date", serialize=serialize_date, parse_value=parse_date, parse_literal=_date_literal),
     "Object": GraphQLScalarType("Object", serialize=_same, parse_value=_object,
                                 parse_literal=_untyped_literal(_object)),
-    "Any": GraphQLScalarType("Any", serialize=_same, parse_value=_same, parse_literal=_untyped_literal(_same)),
+    "Any": GraphQLScalarType("Any", serialize=_same, parse_value=_json_only,
+                             parse_literal=_untyped_literal(_json_only)),
     "Bytes": GraphQLScalarType("Bytes", serialize=_bytes_out, parse_value=_bytes_in,
                                parse_literal=_untyped_literal(_bytes_in)),
     "File": GraphQLScalarType("File", serialize=_same, parse_value=_file_in, parse_literal=_untyped_literal(_file_in)),

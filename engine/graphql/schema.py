@@ -8,7 +8,7 @@ from typing import Any
 
 from graphql import GraphQLInterfaceType, GraphQLObjectType, GraphQLSchema, GraphQLUnionType, build_schema
 
-from engine.graphql import resolvers as r
+from engine.graphql import admin, resolvers as r
 from engine.graphql.scalars import install_scalars
 from engine.graphql.sdl import Generated, generate
 from engine.schema.model import ClassDef, FieldType
@@ -71,13 +71,22 @@ def build(classes: Iterable[ClassDef], function_names: Iterable[str]) -> Built:
         mutation.fields[f"create{t}"].resolve = r.resolve_create(info)
         mutation.fields[f"update{t}"].resolve = r.resolve_update(info)
         mutation.fields[f"delete{t}"].resolve = r.resolve_delete(info)
+    schema_field = schema.type_map["SchemaField"]
+    assert isinstance(schema_field, GraphQLInterfaceType)
+    schema_field.resolve_type = admin.schema_field_type
+    query.fields["class"].resolve = admin.resolve_class
+    query.fields["classes"].resolve = admin.resolve_classes
+    query.fields["cloudConfig"].resolve = admin.resolve_cloud_config
     query.fields["node"].resolve = r.resolve_node
     query.fields["health"].resolve = r.resolve_health
     query.fields["viewer"].resolve = r.resolve_viewer
     for name, fn in (("signUp", r.resolve_sign_up), ("logIn", r.resolve_log_in), ("logOut", r.resolve_log_out),
                      ("resetPassword", r.resolve_reset_password), ("confirmResetPassword", r.resolve_confirm_reset),
                      ("sendVerificationEmail", r.resolve_send_verification),
-                     ("callCloudCode", r.resolve_call_cloud_code)):
+                     ("callCloudCode", r.resolve_call_cloud_code), ("createFile", r.resolve_create_file),
+                     ("logInWith", r.resolve_log_in_with), ("createClass", admin.resolve_create_class),
+                     ("updateClass", admin.resolve_update_class), ("deleteClass", admin.resolve_delete_class),
+                     ("updateCloudConfig", admin.resolve_update_cloud_config)):
         if name in mutation.fields:
             mutation.fields[name].resolve = fn
     return Built(schema, gen)

@@ -13,9 +13,12 @@ from engine.schema.model import MASTER_ONLY_CLASSES, ClassDef, FieldDef, FieldTy
 GRAPHQL_NAME = re.compile(r"^[_A-Za-z][_0-9A-Za-z]*$")
 BASE_TYPES = frozenset(re.findall(r"^(?:type|input|enum|scalar|interface|union) (\w+)", BASE_SDL, flags=re.M)) | {
     "Query", "Mutation", "Subscription", "ArrayResult", "CloudCodeFunction", "CallCloudCodeInput",
+    "LogInWithInput", "UserLoginWithInput",
     "String", "Int", "Float", "Boolean", "ID"}
 ROOT_FIELDS = frozenset({"node", "health", "viewer", "signUp", "logIn", "logOut", "resetPassword",
-                         "confirmResetPassword", "sendVerificationEmail", "callCloudCode"})
+                         "confirmResetPassword", "sendVerificationEmail", "callCloudCode", "class", "classes",
+                         "cloudConfig", "createFile", "logInWith", "createClass", "updateClass", "deleteClass",
+                         "updateCloudConfig"})
 BUILTIN = ("objectId", "createdAt", "updatedAt", "ACL")
 # Parse's own bookkeeping classes never appear in the GraphQL API.
 HIDDEN_CLASSES = MASTER_ONLY_CLASSES | {"_JobStatus", "_PushStatus", "_Product"}
@@ -37,6 +40,8 @@ WHERE_IN = {FieldType.STRING: "StringWhereInput", FieldType.NUMBER: "NumberWhere
             FieldType.ACL: "ObjectWhereInput"}
 # Secrets and internal columns never become GraphQL fields (Parse drops `_auth_data_*` and never outputs passwords).
 HIDDEN_OUTPUT = {"_User": frozenset({"password"})}
+# logInWith's `fields` are the sign-up fields minus the credentials authData replaces.
+NOT_LOGIN_WITH = frozenset({"authData", "password", "username"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +179,15 @@ def _class_sdl(info: ClassInfo, classes: dict[str, ClassInfo]) -> str:
     ])
 
 
+def _login_with_sdl(user: ClassInfo, classes: dict[str, ClassInfo]) -> str:
+    fields = [f"{n}: {i}" for n, f in user.fields()
+              if n not in NOT_LOGIN_WITH and n not in BUILTIN[:3] and (i := _in_type(classes, f)) is not None]
+    return "\n".join([
+        "input UserLoginWithInput {\n  " + ("\n  ".join(fields) or "_placeholder: Boolean") + "\n}",
+        "input LogInWithInput {\n  authData: Object!\n  fields: UserLoginWithInput\n  clientMutationId: String\n}",
+    ])
+
+
 def generate(classes: Iterable[ClassDef], function_names: Iterable[str]) -> Generated:
     selected = select_classes(classes)
     functions = tuple(sorted(n for n in function_names
@@ -189,7 +203,16 @@ def generate(classes: Iterable[ClassDef], function_names: Iterable[str]) -> Gene
         mutations.append(f"create{t}(input: Create{t}Input!): Create{t}Payload")
         mutations.append(f"update{t}(input: Update{t}Input!): Update{t}Payload")
         mutations.append(f"delete{t}(input: Delete{t}Input!): Delete{t}Payload")
-    queries += ["health: Boolean!", "viewer: Viewer!"]
+    queries += ["health: Boolean!", "viewer: Viewer!", "class(name: String!): Class!", "classes: [Class!]!",
+                "cloudConfig(paramName: String!): ConfigValue!"]
+    mutations += ["createFile(input: CreateFileInput!): CreateFilePayload",
+                  "createClass(input: CreateClassInput!): CreateClassPayload",
+                  "updateClass(input: UpdateClassInput!): UpdateClassPayload",
+                  "deleteClass(input: DeleteClassInput!): DeleteClassPayload",
+                  "updateCloudConfig(input: UpdateCloudConfigInput!): UpdateCloudConfigPayload"]
+    if "_User" in selected:
+        parts.append(_login_with_sdl(selected["_User"], selected))
+        mutations.append("logInWith(input: LogInWithInput!): LogInWithPayload")
     mutations += ["signUp(input: SignUpInput!): SignUpPayload", "logIn(input: LogInInput!): LogInPayload",
                   "logOut(input: LogOutInput!): LogOutPayload",
                   "resetPassword(input: ResetPasswordInput!): ResetPasswordPayload",
