@@ -13,6 +13,8 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -67,6 +69,18 @@ def _pool_size(uri: str) -> tuple[str, int]:
     return urlunsplit((scheme, parts.netloc, parts.path, urlencode(kept), parts.fragment)), size
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class _Tx:
+    """The open transaction of one task on one adapter (see PostgresAdapter.transaction)."""
+
+    adapter: PostgresAdapter
+    conn: asyncpg.Connection
+    task: asyncio.Task[Any] | None
+
+
+_CURRENT_TX: ContextVar[_Tx | None] = ContextVar("postgres_tx", default=None)
+
+
 def _index_name(class_name: str, name: str) -> str:
     full = f"{class_name}_{name}"
     if len(full.encode()) > _IDENT_MAX:
@@ -87,6 +101,10 @@ def _guard(action: str) -> Iterator[None]:
         raise ParseError(ErrorCode.DUPLICATE_VALUE, DUPLICATE_MESSAGE) from None
     except asyncpg.QueryCanceledError:
         raise query_timeout() from None
+    except (asyncpg.SerializationError, asyncpg.DeadlockDetectedError):
+        # Parse's code for a transient transaction conflict: the client may retry.
+        raise ParseError(ErrorCode.INVALID_LINKED_SESSION, "The transaction conflicted with another; retry it.") \
+            from None
     except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
         log.error("PostgreSQL %s failed", action, exc_info=exc)
         raise ParseError(ErrorCode.INTERNAL_SERVER_ERROR, INTERNAL_MESSAGE) from None
@@ -119,10 +137,63 @@ class PostgresAdapter:
         if pool is not None:
             await pool.close()
 
+    def _joined(self) -> _Tx | None:
+        tx = _CURRENT_TX.get()
+        # Only the task that opened it: a task spawned meanwhile inherits the context var, but must not share the
+        # connection (asyncpg runs one statement at a time) nor outlive the transaction on it.
+        if tx is not None and tx.adapter is self and tx.task is asyncio.current_task():
+            return tx
+        return None
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        """Every operation this task makes inside the block is one PostgreSQL transaction (base.Transactional)."""
+        if self._pool is None:
+            raise ParseError(ErrorCode.INTERNAL_SERVER_ERROR, "storage is not open")
+        if self._joined() is not None:
+            raise ParseError(ErrorCode.INVALID_JSON, "transactions cannot be nested")
+        with _guard("begin"):
+            conn = await self._pool.acquire()
+        try:
+            outer = conn.transaction()
+            with _guard("begin"):
+                await outer.start()
+            token = _CURRENT_TX.set(_Tx(self, conn, asyncio.current_task()))
+            committed = False
+            try:
+                try:
+                    yield
+                finally:
+                    _CURRENT_TX.reset(token)
+                with _guard("commit"):
+                    await outer.commit()
+                committed = True
+            finally:
+                if not committed:
+                    # Tables or columns created inside it are gone again.
+                    self._columns.clear()
+                    if not conn.is_closed() and conn.is_in_transaction():
+                        try:
+                            await outer.rollback()
+                        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+                            log.error("PostgreSQL rollback failed", exc_info=exc)
+        finally:
+            await self._pool.release(conn)
+
     @asynccontextmanager
     async def _conn(self, action: str, *, write: bool = False) -> AsyncIterator[asyncpg.Connection]:
         if self._pool is None:
             raise ParseError(ErrorCode.INTERNAL_SERVER_ERROR, "storage is not open")
+        tx = self._joined()
+        if tx is not None:
+            # A savepoint: a failing statement undoes only itself, not the caller's whole transaction.
+            with _guard(action):
+                async with tx.conn.transaction():
+                    # SET LOCAL outlives a released savepoint: every operation sets its own.
+                    limit = "DEFAULT" if self.max_time_ms is None or write else str(int(self.max_time_ms))
+                    await tx.conn.execute(f"SET LOCAL statement_timeout = {limit}")
+                    yield tx.conn
+            return
         with _guard(action):
             async with self._pool.acquire() as conn, conn.transaction():
                 if self.max_time_ms is not None and not write:
