@@ -129,5 +129,19 @@ class Transactional(Protocol):
     def transaction(self) -> AbstractAsyncContextManager[None]: ...
 
 
+SCHEMA_TOPIC = "schema"  # a class's schema was saved or dropped
+ROLES_TOPIC = "roles"  # a _Role object or one of its relations was written
+
+
+@runtime_checkable
+class ChangeFeed(Protocol):
+    """An adapter that hears about changes other processes sharing its database made (optional).
+
+    ``change_count(topic)`` grows whenever a change on ``topic`` may have happened, in any process; a cache
+    remembers the count it was filled at and refills when it moved, instead of waiting out its TTL."""
+
+    def change_count(self, topic: str) -> int: ...
+
+
 def freeze(data: Mapping[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(dict(data))
