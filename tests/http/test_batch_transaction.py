@@ -14,11 +14,16 @@ from tests.conftest import Api, make_settings, start_app
 
 
 @pytest.fixture
-async def pg_api(pg_uri: str) -> AsyncIterator[Api]:
+async def pg_app(pg_uri: str) -> AsyncIterator[tuple[Any, Api]]:
     app, client = await start_app(make_settings(), PostgresAdapter(pg_uri))
     async with client:
-        yield Api(client)
+        yield app, Api(client)
     await app.state.engine.stop()
+
+
+@pytest.fixture
+def pg_api(pg_app: tuple[Any, Api]) -> Api:
+    return pg_app[1]
 
 
 def _create(cls: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -101,3 +106,19 @@ async def test_store_without_transactions_refuses_and_writes_nothing(api: Api) -
     # Without the flag the same batch runs sub-request by sub-request, as before.
     r = await api.post("/batch", {**batch, "transaction": False}, master=True)
     assert r.status_code == 200 and all("success" in item for item in r.json())
+
+
+async def test_subscribers_hear_only_committed_writes(pg_app: tuple[Any, Api]) -> None:
+    app, api = pg_app
+    heard: list[str] = []
+
+    async def listener(event: Any) -> None:
+        heard.append(f"{type(event).__name__}:{event.obj.fields.get('n')}")
+    app.state.engine.services.events.subscribe(listener)
+    failing = {"transaction": True, "requests": [
+        _create("Night", {"n": 1}), {"method": "DELETE", "path": "/parse/classes/Night/nope", "body": {}}]}
+    assert (await api.post("/batch", failing, master=True)).status_code == 404
+    assert heard == []  # LiveQuery never announces a write that was rolled back
+    ok = {"transaction": True, "requests": [_create("Night", {"n": 2}), _create("Night", {"n": 3})]}
+    assert (await api.post("/batch", ok, master=True)).status_code == 200
+    assert heard == ["ObjectSaved:2", "ObjectSaved:3"]  # after the commit, in order
