@@ -64,9 +64,23 @@ async def run_batch(call: ApiCall, dispatch: Dispatch) -> ApiResult:
     return ApiResult(out)
 
 
+TRANSACTION_ATTEMPTS = 5  # Parse Server retries a batch transaction that hit a transient conflict (251)
+
+
 async def _run_atomic(call: ApiCall, subs: list[ApiCall], dispatch: Dispatch) -> ApiResult:
     """``transaction: true``: every sub-request commits or none does. The first failing sub-request's error is
-    the answer (its own status and code), after the rollback."""
+    the answer (its own status and code), after the rollback; a deadlock or serialization conflict (251) runs
+    the whole batch again, as Parse Server does."""
+    for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
+        try:
+            return await _attempt_atomic(call, subs, dispatch)
+        except ParseError as exc:
+            if exc.code != ErrorCode.INVALID_LINKED_SESSION or attempt == TRANSACTION_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def _attempt_atomic(call: ApiCall, subs: list[ApiCall], dispatch: Dispatch) -> ApiResult:
     out: list[dict[str, Any]] = []
     async with atomically(call.services):
         for sub in subs:

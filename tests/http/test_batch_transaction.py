@@ -3,6 +3,7 @@ transactions refuses the batch rather than writing part of it."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from typing import Any
@@ -122,3 +123,20 @@ async def test_subscribers_hear_only_committed_writes(pg_app: tuple[Any, Api]) -
     ok = {"transaction": True, "requests": [_create("Night", {"n": 2}), _create("Night", {"n": 3})]}
     assert (await api.post("/batch", ok, master=True)).status_code == 200
     assert heard == ["ObjectSaved:2", "ObjectSaved:3"]  # after the commit, in order
+
+
+async def test_crossing_transactions_both_commit(pg_api: Api) -> None:
+    """Two batches locking the same two rows in opposite orders may deadlock; PostgreSQL aborts one (251) and
+    it runs again, so both apply exactly once."""
+    ids = [(await pg_api.post("/classes/Night", {"n": 0}, master=True)).json()["objectId"] for _ in range(2)]
+
+    def bump(oid: str) -> dict[str, Any]:
+        return {"method": "PUT", "path": f"/parse/classes/Night/{oid}",
+                "body": {"n": {"__op": "Increment", "amount": 1}}}
+    forward = {"transaction": True, "requests": [bump(ids[0]), bump(ids[1])]}
+    backward = {"transaction": True, "requests": [bump(ids[1]), bump(ids[0])]}
+    results = await asyncio.gather(pg_api.post("/batch", forward, master=True),
+                                   pg_api.post("/batch", backward, master=True))
+    assert [r.status_code for r in results] == [200, 200], [r.text for r in results]
+    r = await pg_api.get("/classes/Night", master=True)
+    assert sorted(o["n"] for o in r.json()["results"]) == [2, 2]
