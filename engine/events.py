@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from engine.schema.model import ClassDef
@@ -51,6 +54,13 @@ class EventBus:
         return any(interest(class_name) for _, interest in self._listeners)
 
     async def publish(self, event: Event) -> None:
+        held = _HELD.get()
+        if held is not None and held[0] is asyncio.current_task():
+            held[1].append((self, event))  # inside a transaction: published once it commits (see holding)
+            return
+        await self.deliver(event)
+
+    async def deliver(self, event: Event) -> None:
         for listener, interest in list(self._listeners):
             if not interest(event.cls.name):
                 continue
@@ -58,3 +68,19 @@ class EventBus:
                 await listener(event)
             except Exception:
                 log.exception("event listener failed")
+
+
+Held = list[tuple[EventBus, Event]]
+_HELD: ContextVar[tuple[asyncio.Task[object] | None, Held] | None] = ContextVar("held_events", default=None)
+
+
+@contextmanager
+def holding() -> Iterator[Held]:
+    """Events this task publishes meanwhile are collected, not delivered: a transaction delivers them after its
+    commit and drops them on rollback, so no subscriber ever sees a write that did not happen."""
+    held: Held = []
+    token = _HELD.set((asyncio.current_task(), held))
+    try:
+        yield held
+    finally:
+        _HELD.reset(token)

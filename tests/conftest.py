@@ -84,7 +84,8 @@ def _store_override(settings: Settings) -> Any:
         from tests import pg_cluster
 
         try:
-            return PostgresAdapter(pg_cluster.cluster().fresh_uri(), max_time_ms=settings.database_max_time_ms)
+            uri = pg_cluster.cluster().fresh_uri(schema_file=settings.schema_path or "")
+            return PostgresAdapter(uri, max_time_ms=settings.database_max_time_ms)
         except RuntimeError as exc:  # no PostgreSQL on this machine: say so, do not fail
             pytest.skip(str(exc))
     if os.environ.get("TEST_STORE") != "mongo":

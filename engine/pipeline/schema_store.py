@@ -28,7 +28,7 @@ from engine.schema.rest import (
     validate_clp,
     validate_index,
 )
-from engine.storage.base import Changes, StorageAdapter, Unset
+from engine.storage.base import SCHEMA_TOPIC, ChangeFeed, Changes, StorageAdapter, Unset
 from engine.wire import now
 
 REFRESH_SECONDS = 1.0  # after a miss: another process may have created the class
@@ -46,19 +46,30 @@ class SchemaStore:
         self._classes: dict[str, ClassDef] = {}
         self._lock = asyncio.Lock()
         self._loaded_at = 0.0
+        self._loaded_change = -1
+
+    def _change_count(self) -> int:
+        return self.storage.change_count(SCHEMA_TOPIC) if isinstance(self.storage, ChangeFeed) else 0
+
+    def _stale(self, limit: float) -> bool:
+        # A store with a change feed says when another process changed the schema: no need to wait out the TTL.
+        return time.monotonic() - self._loaded_at >= limit or self._change_count() != self._loaded_change
 
     async def load(self) -> None:
+        change = self._change_count()  # before the read: a change landing during it makes the next check reload
         self._classes = {c.name: c for c in await self.storage.load_schemas()}
         self._loaded_at = time.monotonic()
+        self._loaded_change = change
 
     async def refresh_if_stale(self, max_age: float | None = None) -> None:
-        """Re-read the stored schema when the cached copy is older than ``max_age`` (default: the miss interval),
-        so changes made by another server process show up; bounded, so bursts cost one read."""
+        """Re-read the stored schema when the cached copy is older than ``max_age`` (default: the miss interval)
+        or the store's change feed reports a schema change, so changes made by another server process show up;
+        bounded, so bursts cost one read."""
         limit = REFRESH_SECONDS if max_age is None else max_age
-        if time.monotonic() - self._loaded_at < limit:
+        if not self._stale(limit):
             return
         async with self._lock:
-            if time.monotonic() - self._loaded_at >= limit:
+            if self._stale(limit):
                 await self.load()
 
     async def _fresh(self, name: str) -> ClassDef | None:

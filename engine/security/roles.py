@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from engine.query.options import FindOptions
 from engine.query.where import In
 from engine.schema.model import ClassDef
-from engine.storage.base import StorageAdapter
+from engine.storage.base import ROLES_TOPIC, ChangeFeed, StorageAdapter
 
 ROLE_CACHE_SECONDS = 5.0  # Parse's cacheTTL for roles; role writes clear it at once
 _UNLIMITED = FindOptions(limit=None)
@@ -40,15 +40,18 @@ class RoleCache:
 
     def __init__(self, ttl: float = ROLE_CACHE_SECONDS) -> None:
         self.ttl = ttl
-        self._entries: dict[str, tuple[float, frozenset[str]]] = {}
+        self._entries: dict[str, tuple[float, int, frozenset[str]]] = {}
 
     async def roles_for(self, storage: StorageAdapter, roles: ClassDef, user_id: str) -> frozenset[str]:
+        # A store with a change feed reports role writes from other processes: an entry filled before the
+        # latest one is stale at once rather than after the TTL.
+        change = storage.change_count(ROLES_TOPIC) if isinstance(storage, ChangeFeed) else 0
         hit = self._entries.get(user_id)
         now = time.monotonic()
-        if hit is not None and now - hit[0] < self.ttl:
-            return hit[1]
+        if hit is not None and now - hit[0] < self.ttl and hit[1] == change:
+            return hit[2]
         names = await expand_roles(storage, roles, user_id)
-        self._entries[user_id] = (now, names)
+        self._entries[user_id] = (now, change, names)
         return names
 
     def clear(self) -> None:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from engine.query.options import FindOptions
 from engine.query.where import Path, Where
@@ -113,6 +114,33 @@ class StorageAdapter(Protocol):
     async def related_ids(self, cls: ClassDef, key: str, owning_ids: Sequence[str]) -> list[str]: ...
 
     async def owning_ids(self, cls: ClassDef, key: str, related_ids: Sequence[str]) -> list[str]: ...
+
+
+@runtime_checkable
+class Transactional(Protocol):
+    """An adapter that can run several operations atomically (optional: ``/batch`` with ``transaction: true``
+    is refused on stores without it rather than run non-atomically).
+
+    Inside ``async with adapter.transaction():`` every operation the entering task makes joins one transaction,
+    committed when the block exits normally and rolled back when it raises. Each operation is its own savepoint,
+    so one that fails (a 137, say) leaves the transaction usable for the caller to decide. Operations from other
+    tasks stay outside it."""
+
+    def transaction(self) -> AbstractAsyncContextManager[None]: ...
+
+
+SCHEMA_TOPIC = "schema"  # a class's schema was saved or dropped
+ROLES_TOPIC = "roles"  # a _Role object or one of its relations was written
+
+
+@runtime_checkable
+class ChangeFeed(Protocol):
+    """An adapter that hears about changes other processes sharing its database made (optional).
+
+    ``change_count(topic)`` grows whenever a change on ``topic`` may have happened, in any process; a cache
+    remembers the count it was filled at and refills when it moved, instead of waiting out its TTL."""
+
+    def change_count(self, topic: str) -> int: ...
 
 
 def freeze(data: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -13,6 +13,8 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -23,7 +25,15 @@ from engine.query.match import matches, near_node, sort_objects
 from engine.query.options import FindOptions
 from engine.query.where import MatchAll, Where
 from engine.schema.model import ClassDef, FieldType
-from engine.storage.base import DUPLICATE_MESSAGE, INTERNAL_MESSAGE, UNIQUE_OVER_DUPLICATES, Changes, StoredObject
+from engine.storage.base import (
+    DUPLICATE_MESSAGE,
+    INTERNAL_MESSAGE,
+    ROLES_TOPIC,
+    SCHEMA_TOPIC,
+    UNIQUE_OVER_DUPLICATES,
+    Changes,
+    StoredObject,
+)
 from engine.storage.memory import BUILTIN_UNIQUE, _distance, apply_changes
 from engine.storage.postgres_codec import (
     CASTS,
@@ -45,6 +55,8 @@ from engine.storage.sqlite_codec import dumps
 log = logging.getLogger(__name__)
 
 DEFAULT_POOL_MAX = 10
+CHANGES_CHANNEL = "parse_engine_changes"  # NOTIFY payload: "<postgres schema>:<topic>"
+_RELISTEN_SECONDS = 1.0
 _IDENT_MAX = 63  # PostgreSQL truncates longer identifiers
 
 
@@ -67,6 +79,18 @@ def _pool_size(uri: str) -> tuple[str, int]:
     return urlunsplit((scheme, parts.netloc, parts.path, urlencode(kept), parts.fragment)), size
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class _Tx:
+    """The open transaction of one task on one adapter (see PostgresAdapter.transaction)."""
+
+    adapter: PostgresAdapter
+    conn: asyncpg.Connection
+    task: asyncio.Task[Any] | None
+
+
+_CURRENT_TX: ContextVar[_Tx | None] = ContextVar("postgres_tx", default=None)
+
+
 def _index_name(class_name: str, name: str) -> str:
     full = f"{class_name}_{name}"
     if len(full.encode()) > _IDENT_MAX:
@@ -87,6 +111,10 @@ def _guard(action: str) -> Iterator[None]:
         raise ParseError(ErrorCode.DUPLICATE_VALUE, DUPLICATE_MESSAGE) from None
     except asyncpg.QueryCanceledError:
         raise query_timeout() from None
+    except (asyncpg.SerializationError, asyncpg.DeadlockDetectedError):
+        # Parse's code for a transient transaction conflict: the client may retry.
+        raise ParseError(ErrorCode.INVALID_LINKED_SESSION, "The transaction conflicted with another; retry it.") \
+            from None
     except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
         log.error("PostgreSQL %s failed", action, exc_info=exc)
         raise ParseError(ErrorCode.INTERNAL_SERVER_ERROR, INTERNAL_MESSAGE) from None
@@ -101,6 +129,11 @@ class PostgresAdapter:
         self._pool: asyncpg.Pool | None = None
         # table -> {column: udt}; refreshed whenever a column or table may be missing from it.
         self._columns: dict[str, dict[str, str]] = {}
+        # Change feed (base.ChangeFeed): a dedicated LISTEN connection counts other processes' NOTIFYs.
+        self._changes: dict[str, int] = {SCHEMA_TOPIC: 0, ROLES_TOPIC: 0}
+        self._listener: asyncpg.Connection | None = None
+        self._relisten: asyncio.Task[None] | None = None
+        self._namespace = ""
 
     # ---- connection ----
 
@@ -113,16 +146,128 @@ class PostgresAdapter:
                 await conn.execute(
                     f"CREATE TABLE IF NOT EXISTS {quote_ident(SCHEMA_TABLE)} (\"className\" varchar(120), "
                     "\"schema\" jsonb, \"isParseClass\" boolean, PRIMARY KEY (\"className\"))")
+                self._namespace = str(await conn.fetchval("SELECT current_schema()"))
+        await self._listen()
 
     async def aclose(self) -> None:
         pool, self._pool = self._pool, None
+        relisten, self._relisten = self._relisten, None
+        if relisten is not None:
+            relisten.cancel()
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.remove_termination_listener(self._on_listener_lost)
+            await listener.close()
         if pool is not None:
             await pool.close()
+
+    # ---- change feed ----
+
+    def change_count(self, topic: str) -> int:
+        return self._changes.get(topic, 0)
+
+    def _bump_all(self) -> None:
+        for topic in self._changes:
+            self._changes[topic] += 1
+
+    async def _listen(self) -> None:
+        try:
+            conn = await asyncpg.connect(self.uri)
+            await conn.add_listener(CHANGES_CHANNEL, self._on_notify)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            # Caches fall back to their TTL meanwhile; retried until it works or the adapter closes.
+            log.warning("PostgreSQL change feed unavailable, retrying: %s", exc)
+            self._schedule_relisten()
+            return
+        conn.add_termination_listener(self._on_listener_lost)
+        self._listener = conn
+        self._bump_all()  # whatever happened while nobody listened
+
+    def _on_notify(self, conn: object, pid: int, channel: str, payload: str) -> None:
+        namespace, _, topic = payload.rpartition(":")
+        if namespace == self._namespace and topic in self._changes:
+            self._changes[topic] += 1
+
+    def _on_listener_lost(self, conn: object) -> None:
+        self._listener = None
+        self._bump_all()
+        self._schedule_relisten()
+
+    def _schedule_relisten(self) -> None:
+        if self._pool is None or (self._relisten is not None and not self._relisten.done()):
+            return
+        self._relisten = asyncio.get_running_loop().create_task(self._relisten_later())
+
+    async def _relisten_later(self) -> None:
+        await asyncio.sleep(_RELISTEN_SECONDS)
+        if self._pool is not None and self._listener is None:
+            await self._listen()
+
+    async def _notify_roles(self, conn: asyncpg.Connection, cls: ClassDef) -> None:
+        if cls.name == "_Role":  # roles, and role membership through its relations, feed every ACL check
+            await self._notify(conn, ROLES_TOPIC)
+
+    async def _notify(self, conn: asyncpg.Connection, topic: str) -> None:
+        # Delivered at commit (never for a rolled-back change), to every process listening on the database.
+        await conn.execute("SELECT pg_notify($1, current_schema() || ':' || $2)", CHANGES_CHANNEL, topic)
+
+    def _joined(self) -> _Tx | None:
+        tx = _CURRENT_TX.get()
+        # Only the task that opened it: a task spawned meanwhile inherits the context var, but must not share the
+        # connection (asyncpg runs one statement at a time) nor outlive the transaction on it.
+        if tx is not None and tx.adapter is self and tx.task is asyncio.current_task():
+            return tx
+        return None
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        """Every operation this task makes inside the block is one PostgreSQL transaction (base.Transactional)."""
+        if self._pool is None:
+            raise ParseError(ErrorCode.INTERNAL_SERVER_ERROR, "storage is not open")
+        if self._joined() is not None:
+            raise ParseError(ErrorCode.INVALID_JSON, "transactions cannot be nested")
+        with _guard("begin"):
+            conn = await self._pool.acquire()
+        try:
+            outer = conn.transaction()
+            with _guard("begin"):
+                await outer.start()
+            token = _CURRENT_TX.set(_Tx(self, conn, asyncio.current_task()))
+            committed = False
+            try:
+                try:
+                    yield
+                finally:
+                    _CURRENT_TX.reset(token)
+                with _guard("commit"):
+                    await outer.commit()
+                committed = True
+            finally:
+                if not committed:
+                    # Tables or columns created inside it are gone again.
+                    self._columns.clear()
+                    if not conn.is_closed() and conn.is_in_transaction():
+                        try:
+                            await outer.rollback()
+                        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+                            log.error("PostgreSQL rollback failed", exc_info=exc)
+        finally:
+            await self._pool.release(conn)
 
     @asynccontextmanager
     async def _conn(self, action: str, *, write: bool = False) -> AsyncIterator[asyncpg.Connection]:
         if self._pool is None:
             raise ParseError(ErrorCode.INTERNAL_SERVER_ERROR, "storage is not open")
+        tx = self._joined()
+        if tx is not None:
+            # A savepoint: a failing statement undoes only itself, not the caller's whole transaction.
+            with _guard(action):
+                async with tx.conn.transaction():
+                    # SET LOCAL outlives a released savepoint: every operation sets its own.
+                    limit = "DEFAULT" if self.max_time_ms is None or write else str(int(self.max_time_ms))
+                    await tx.conn.execute(f"SET LOCAL statement_timeout = {limit}")
+                    yield tx.conn
+            return
         with _guard(action):
             async with self._pool.acquire() as conn, conn.transaction():
                 if self.max_time_ms is not None and not write:
@@ -132,13 +277,15 @@ class PostgresAdapter:
     # ---- tables and columns ----
 
     async def _load_columns(self, conn: asyncpg.Connection, table: str) -> dict[str, str] | None:
+        # The catalog, not information_schema: same names (udt_name is pg_type.typname), a fraction of the cost.
         rows = await conn.fetch(
-            "SELECT column_name, udt_name FROM information_schema.columns "
-            "WHERE table_schema = current_schema() AND table_name = $1", table)
+            "SELECT a.attname, t.typname FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+            "WHERE a.attrelid = to_regclass(quote_ident(current_schema()) || '.' || quote_ident($1)) "
+            "AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum", table)
         if not rows:
             self._columns.pop(table, None)
             return None
-        cols = {r["column_name"]: r["udt_name"] for r in rows}
+        cols = {r["attname"]: r["typname"] for r in rows}
         self._columns[table] = cols
         return cols
 
@@ -158,30 +305,37 @@ class PostgresAdapter:
         # Named, never `*`: a prepared statement's row shape must not change when a column is added.
         return ", ".join(quote_ident(c) for c in cols)
 
-    async def _ensure_table(self, conn: asyncpg.Connection, cls: ClassDef, extra: Sequence[str] = ()) -> dict[
-            str, str]:
-        """The table exists with a column for every field of the schema and every key in ``extra``."""
+    async def _ensure_table(self, conn: asyncpg.Connection, cls: ClassDef, extra: Sequence[str] = (), *,
+                            indexes: bool = False) -> dict[str, str]:
+        """The table exists with a column for every field of the schema and every key in ``extra``; with
+        ``indexes``, also every index the schema declares."""
         wanted: dict[str, str] = {}
         for name in (*cls.fields, *extra):
             kind = column_type(cls, name)
             if kind is not None and name not in ("objectId", "createdAt", "updatedAt"):
                 wanted[name] = kind
         cols = await self._columns_of(conn, cls.name)
-        if cols is not None and all(name in cols for name in wanted):
+        if cols is not None and all(name in cols for name in wanted) and not indexes:
             return cols
         table = quote_ident(cls.name)
+        indexed = False
         if cols is None:
+            # One statement with every column: a class's table is created at start-up, per class, so this
+            # is most of what provisioning a fresh database costs.
+            defs = "".join(f", {quote_ident(name)} {kind}" for name, kind in wanted.items())
             await conn.execute(
                 f"CREATE TABLE IF NOT EXISTS {table} (\"objectId\" text, \"createdAt\" timestamp with time zone, "
-                "\"updatedAt\" timestamp with time zone, \"_rperm\" text[], \"_wperm\" text[], "
+                f"\"updatedAt\" timestamp with time zone, \"_rperm\" text[], \"_wperm\" text[]{defs}, "
                 "PRIMARY KEY (\"objectId\"))")
-            cols = {}
-        created = not cols
+            # A table first seen through create() gets the indexes of the ClassDef it came with.
+            await self._create_indexes(conn, cls)
+            indexed = True
+            cols = self._columns.get(cls.name) or {}
+        # Columns still missing: added since by the schema, or the table existed already (another process).
         missing = [name for name in wanted if name not in cols]
         for name in missing:
             await conn.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {quote_ident(name)} {wanted[name]}")
-        if missing or created:
-            # A table first seen through create() gets the indexes of the ClassDef it came with.
+        if missing or (indexes and not indexed):
             await self._create_indexes(conn, cls)
             cols = self._columns.get(cls.name) or {}
         for name, fdef in cls.fields.items():
@@ -242,12 +396,12 @@ class PostgresAdapter:
     async def save_schema(self, cls: ClassDef) -> None:
         doc = dumps(schema_document(cls))
         async with self._conn("save_schema", write=True) as conn:
-            await self._ensure_table(conn, cls)
-            await self._create_indexes(conn, cls)
+            await self._ensure_table(conn, cls, indexes=True)
             await conn.execute(
                 f'INSERT INTO {quote_ident(SCHEMA_TABLE)} ("className", "schema", "isParseClass") '
                 'VALUES ($1, $2::jsonb, true) ON CONFLICT ("className") DO UPDATE SET "schema" = excluded."schema"',
                 cls.name, doc)
+            await self._notify(conn, SCHEMA_TOPIC)
 
     async def drop_class(self, cls: ClassDef) -> None:
         async with self._conn("drop_class", write=True) as conn:
@@ -258,6 +412,7 @@ class PostgresAdapter:
             for name in names:
                 await conn.execute(f"DROP TABLE IF EXISTS {quote_ident(name)}")
             await conn.execute(f'DELETE FROM {quote_ident(SCHEMA_TABLE)} WHERE "className" = $1', cls.name)
+            await self._notify(conn, SCHEMA_TOPIC)
         for name in names:
             self._columns.pop(name, None)
 
@@ -284,6 +439,7 @@ class PostgresAdapter:
             await conn.execute(
                 f"INSERT INTO {quote_ident(cls.name)} ({', '.join(map(quote_ident, names))}) VALUES ({marks})",
                 *values.values())
+            await self._notify_roles(conn, cls)
 
     def _pointer_targets(self, cls: ClassDef) -> dict[str, str]:
         return {n: f.target_class for n, f in cls.fields.items() if f.type is FieldType.POINTER and f.target_class}
@@ -391,6 +547,7 @@ class PostgresAdapter:
             row = await conn.fetchrow(
                 f'SELECT {self._column_list(cols)} FROM {quote_ident(cls.name)} WHERE "objectId" = $1',
                 updated.object_id)
+            await self._notify_roles(conn, cls)
             return decode_row(cls, cols, row)
 
     async def delete(self, cls: ClassDef, where: Where) -> int:
@@ -402,12 +559,16 @@ class PostgresAdapter:
             table = quote_ident(cls.name)
             if isinstance(plan.residual, MatchAll):
                 status = await conn.execute(f"DELETE FROM {table} WHERE {plan.sql}", *plan.params)
-                return int(status.split()[-1])
-            doomed = [o.object_id for o in await self._select(conn, cls, where, FindOptions(limit=None), lock=True)]
-            if not doomed:
-                return 0
-            status = await conn.execute(f'DELETE FROM {table} WHERE "objectId" = ANY($1::text[])', doomed)
-            return int(status.split()[-1])
+            else:
+                doomed = [o.object_id for o in
+                          await self._select(conn, cls, where, FindOptions(limit=None), lock=True)]
+                if not doomed:
+                    return 0
+                status = await conn.execute(f'DELETE FROM {table} WHERE "objectId" = ANY($1::text[])', doomed)
+            deleted = int(status.split()[-1])
+            if deleted:
+                await self._notify_roles(conn, cls)
+            return deleted
 
     # ---- relations ----
 
@@ -418,6 +579,7 @@ class PostgresAdapter:
             await conn.executemany(
                 f'INSERT INTO {quote_ident(name)} ("relatedId", "owningId") VALUES ($1, $2) ON CONFLICT DO NOTHING',
                 [(rid, owning_id) for rid in related_ids])
+            await self._notify_roles(conn, cls)
 
     async def remove_relation(self, cls: ClassDef, key: str, owning_id: str, related_ids: Sequence[str]) -> None:
         name = join_table(cls.name, key)
@@ -428,6 +590,7 @@ class PostgresAdapter:
                 return
             await conn.execute(f'DELETE FROM {quote_ident(name)} WHERE "owningId" = $1 AND "relatedId" = ANY($2)',
                                owning_id, list(related_ids))
+            await self._notify_roles(conn, cls)
 
     async def related_ids(self, cls: ClassDef, key: str, owning_ids: Sequence[str]) -> list[str]:
         return await self._join_column(join_table(cls.name, key), "owningId", owning_ids, "relatedId")
