@@ -29,39 +29,61 @@ from livequery.server import CONNECT_TIMEOUT_CLOSE, SLOW_CONSUMER, LiveQueryServ
 log = logging.getLogger("livequery")
 CLOSE_WAIT = 1.0  # after our close frame, how long the peer gets to answer before the socket is dropped
 INBOX = 16  # messages read ahead of the handler before the socket stops being read
+PING_SLOTS = 64
 _PING = frames.encode(frames.PING, b"")
 
 
 class _Hub:
-    """What every lean socket of one server shares: the LiveQuery server, the mount, and one keepalive timer."""
+    """What every lean socket of one server shares: the LiveQuery server, the mount, and one keepalive timer.
+
+    Sockets are spread over PING_SLOTS slots pinged in turn, one slot per 1/PING_SLOTS of the interval, so each
+    socket still gets a ping per interval but the writes come in small, even batches instead of one burst that
+    would stall every event and request behind 10 000 writes."""
 
     def __init__(self, server: LiveQueryServer, mount: str, ping_interval: float) -> None:
         self.server = server
         self.mount = "/" + mount.strip("/")
         self.ping_interval = ping_interval
-        self.sockets: set[LeanSocket] = set()
+        self.slots: list[set[LeanSocket]] = [set() for _ in range(PING_SLOTS)]
+        self._next_slot = 0  # where the next socket goes (round robin keeps the slots even)
+        self._turn = 0  # the slot the timer pings next
         self._timer: asyncio.TimerHandle | None = None
 
-    def add(self, sock: LeanSocket) -> None:
-        self.sockets.add(sock)
+    def add(self, sock: LeanSocket) -> int:
+        slot = self._next_slot
+        self._next_slot = (slot + 1) % PING_SLOTS
+        self.slots[slot].add(sock)
         if self._timer is None and self.ping_interval > 0:
-            self._timer = asyncio.get_running_loop().call_later(self.ping_interval, self._ping_all)
+            self._timer = asyncio.get_running_loop().call_later(self.ping_interval / PING_SLOTS, self._tick)
+        return slot
 
-    def _ping_all(self) -> None:
-        # A socket that has not answered the previous round's ping within the interval is gone.
+    def discard(self, sock: LeanSocket, slot: int) -> None:
+        self.slots[slot].discard(sock)
+
+    def ping_all(self) -> None:
+        """A whole round at once (tests)."""
+        for _ in range(PING_SLOTS):
+            self._ping_turn()
+
+    def _tick(self) -> None:
         self._timer = None
-        for sock in list(self.sockets):
-            sock.keepalive()
-        if self.sockets:
-            self._timer = asyncio.get_running_loop().call_later(self.ping_interval, self._ping_all)
+        self._ping_turn()
+        if any(self.slots):
+            self._timer = asyncio.get_running_loop().call_later(self.ping_interval / PING_SLOTS, self._tick)
+
+    def _ping_turn(self) -> None:
+        slot = self.slots[self._turn]
+        self._turn = (self._turn + 1) % PING_SLOTS
+        for sock in list(slot):
+            sock.keepalive()  # a socket that has not answered the previous round's ping is closed
 
     def serves(self, path: str) -> bool:
         return path == self.mount or path.startswith(self.mount.rstrip("/") + "/")
 
 
 class LeanSocket(asyncio.Protocol):
-    __slots__ = ("_buf", "_client", "_closing", "_connections", "_host", "_inbox", "_parts", "_pong_due", "_task",
-                 "_timer", "_transport", "paused")
+    __slots__ = ("_buf", "_client", "_closing", "_connections", "_host", "_inbox", "_parts", "_ping_slot",
+                 "_pong_due", "_task", "_timer", "_transport", "paused")
     hub: _Hub  # set on the subclass `lean_protocol` makes
 
     def __init__(self, config: Any = None, server_state: Any = None, app_state: Any = None,
@@ -77,6 +99,7 @@ class LeanSocket(asyncio.Protocol):
         self._host = ""
         self._closing = False
         self._pong_due = False
+        self._ping_slot = -1
         self.paused = False
 
     # ---- asyncio.Protocol ----
@@ -91,7 +114,8 @@ class LeanSocket(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if self._connections is not None:
             self._connections.discard(self)
-        self.hub.sockets.discard(self)
+        if self._ping_slot >= 0:
+            self.hub.discard(self, self._ping_slot)
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -168,7 +192,7 @@ class LeanSocket(asyncio.Protocol):
         # A socket that never says `connect` holds memory and a file descriptor for nothing: it gets a deadline.
         self._timer = asyncio.get_running_loop().call_later(server.settings.live_query_connect_timeout,
                                                             self._connect_timed_out)
-        self.hub.add(self)
+        self._ping_slot = self.hub.add(self)
         if buf:
             self._frames(buf)
 
