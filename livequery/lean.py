@@ -37,21 +37,20 @@ class _Hub:
     """What every lean socket of one server shares: the LiveQuery server, the mount, and one keepalive timer.
 
     Sockets are spread over PING_SLOTS slots pinged in turn, one slot per 1/PING_SLOTS of the interval, so each
-    socket still gets a ping per interval but the writes come in small, even batches instead of one burst that
-    would stall every event and request behind 10 000 writes."""
+    socket gets a ping per interval, its first one about an interval after it opened (as with a timer of its own),
+    and the writes come in batches as even as the connects were instead of one burst that would stall every
+    event and request behind 10 000 writes."""
 
     def __init__(self, server: LiveQueryServer, mount: str, ping_interval: float) -> None:
         self.server = server
         self.mount = "/" + mount.strip("/")
         self.ping_interval = ping_interval
         self.slots: list[set[LeanSocket]] = [set() for _ in range(PING_SLOTS)]
-        self._next_slot = 0  # where the next socket goes (round robin keeps the slots even)
         self._turn = 0  # the slot the timer pings next
         self._timer: asyncio.TimerHandle | None = None
 
     def add(self, sock: LeanSocket) -> int:
-        slot = self._next_slot
-        self._next_slot = (slot + 1) % PING_SLOTS
+        slot = (self._turn - 1) % PING_SLOTS  # the slot pinged last from now
         self.slots[slot].add(sock)
         if self._timer is None and self.ping_interval > 0:
             self._timer = asyncio.get_running_loop().call_later(self.ping_interval / PING_SLOTS, self._tick)
