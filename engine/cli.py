@@ -11,7 +11,7 @@ import sys
 import traceback
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import fields
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from engine.cloud.audit import AUDIT_CLASS, ChainReport, verify_chain
 from engine.cloud.loader import HookImportError, load_hooks
@@ -117,6 +117,7 @@ def serve(settings: Settings, *, livequery_only: bool = False) -> int:
 
     from engine.app import create_app, create_livequery_app
     from engine.http.protocol import protocol_for
+    from livequery.lean import lean_protocol
     from livequery.protocol import MAX_FRAME
 
     if settings.schema_path and not _check_schema(settings.schema_path):
@@ -150,9 +151,12 @@ def serve(settings: Settings, *, livequery_only: bool = False) -> int:
     _raise_open_file_limit(settings.max_connections + settings.max_websockets + 64)
     what = "LiveQuery websockets" if livequery_only else "serving"
     print(f"sleeplab {what} {settings.public_url()} (app id {settings.app_id})", flush=True)
+    # LiveQuery's own lean websocket stack (livequery/lean.py); uvicorn's, through ASGI, where deflate is wanted.
+    ws: Any = "websockets-sansio" if settings.ws_per_message_deflate else lean_protocol(
+        app.state.engine.livequery, settings.mount_path, settings.ws_ping_interval)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info", lifespan="on",
                             access_log=settings.access_log, http=protocol_for(connection_limits(settings)),
-                            ws="websockets-sansio", ws_max_size=MAX_FRAME,
+                            ws=ws, ws_max_size=MAX_FRAME,
                             ws_ping_interval=settings.ws_ping_interval or None,
                             ws_ping_timeout=settings.ws_ping_interval or None,
                             ws_per_message_deflate=settings.ws_per_message_deflate,

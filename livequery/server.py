@@ -169,15 +169,14 @@ class LiveQueryServer:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(websocket.close(CONNECT_TIMEOUT_CLOSE, "slow consumer"), 1.0)
         finally:
-            self.index.remove_client(client.id)
-            self.clients.pop(client.id, None)
-            client.close()
+            self.forget(client)
 
     async def _converse(self, websocket: WebSocket, client: Client) -> None:
-        connected = False
         # A socket that never says `connect` holds memory and a file descriptor for nothing: it gets a deadline.
         connect_by = asyncio.get_running_loop().time() + self.settings.live_query_connect_timeout
+        host = websocket.client.host if websocket.client else ""
         while True:
+            connected = self.clients.get(client.id) is client
             received = await (websocket.receive() if connected else _receive_until(websocket, connect_by))
             if received is None:
                 await websocket.close(CONNECT_TIMEOUT_CLOSE, "connect timed out")
@@ -185,30 +184,37 @@ class LiveQueryServer:
             if received["type"] == "websocket.disconnect":
                 return
             frame = received.get("text") if received.get("text") is not None else received.get("bytes")
-            if frame is None:
-                continue
-            try:
-                parsed = protocol.parse_message(frame)
-                if parsed is None:
-                    continue
-                if isinstance(parsed, protocol.Connect):
-                    await self._connect(client, parsed, websocket)
-                    connected = True
-                elif not connected:
-                    rid = parsed.request_id
-                    raise protocol.ProtocolError(protocol.UNKNOWN_CLIENT, NOT_CONNECTED, request_id=rid)
-                elif isinstance(parsed, protocol.Subscribe):
-                    await self._subscribe(client, parsed)
-                else:
-                    self._unsubscribe(client, parsed)
-            except protocol.ProtocolError as exc:
-                client.send(protocol.error(exc.code, exc.message, reconnect=exc.reconnect,
-                                           request_id=exc.request_id))
+            if frame is not None:
+                await self.on_message(client, frame, host)
 
-    async def _connect(self, client: Client, msg: protocol.Connect, websocket: WebSocket) -> None:
+    async def on_message(self, client: Client, frame: str | bytes, host: str) -> None:
+        """One message from a socket, whichever websocket stack carried it; errors go back to the client."""
+        try:
+            parsed = protocol.parse_message(frame)
+            if parsed is None:
+                return
+            if isinstance(parsed, protocol.Connect):
+                await self._connect(client, parsed, host)
+            elif self.clients.get(client.id) is not client:
+                rid = parsed.request_id
+                raise protocol.ProtocolError(protocol.UNKNOWN_CLIENT, NOT_CONNECTED, request_id=rid)
+            elif isinstance(parsed, protocol.Subscribe):
+                await self._subscribe(client, parsed)
+            else:
+                self._unsubscribe(client, parsed)
+        except protocol.ProtocolError as exc:
+            client.send(protocol.error(exc.code, exc.message, reconnect=exc.reconnect, request_id=exc.request_id))
+
+    def forget(self, client: Client) -> None:
+        """The socket ended: its subscriptions and queue go at once."""
+        self.index.remove_client(client.id)
+        if self.clients.get(client.id) is client:
+            del self.clients[client.id]
+        client.close()
+
+    async def _connect(self, client: Client, msg: protocol.Connect, host: str) -> None:
         # The REST edge's own rules (security/auth.py). Parse never compares the app id; we do, so one server
         # cannot be subscribed to with another app's id.
-        host = websocket.client.host if websocket.client else ""
         creds = Credentials(app_id=msg.application_id, master_key=msg.master_key,
                             client_keys=tuple(msg.client_keys), ip=host)
         try:
