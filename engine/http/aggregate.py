@@ -52,7 +52,6 @@ def _stages(params: dict[str, Any]) -> Any:
 
 
 async def aggregate(call: ApiCall) -> ApiResult:
-    call.require_master()
     params = {**call.query, **call.body}
     class_name = call.params["class_name"]
     if not is_valid_class_name(class_name):
@@ -62,14 +61,10 @@ async def aggregate(call: ApiCall) -> ApiResult:
         parsed = _from_query(params["distinct"])  # `distinct="score"` (JSON) and `distinct=score` alike
         field = parsed if isinstance(parsed, str) else params["distinct"]
         where = _from_query(params.get("where"))
-        if cls is None:
-            return ApiResult({"results": []})  # Parse: a class with no collection aggregates to nothing
-        return ApiResult({"results": await run_distinct(call.services, cls, field, where)})
+        return ApiResult({"results": await run_distinct(call.services, call.ctx, cls, field, where)})
     stages = _stages(params)
     if not stages:
         raise ParseError(ErrorCode.INVALID_QUERY, "pipeline or distinct is required")
-    if cls is None:
-        return ApiResult({"results": []})
     where = _from_query(params.get("where"))
-    return ApiResult({"results": await run_aggregate(call.services, cls, stages,
+    return ApiResult({"results": await run_aggregate(call.services, call.ctx, cls, stages,
                                                      where if isinstance(where, dict) and where else None)})

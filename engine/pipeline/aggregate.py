@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from engine.errors import ErrorCode, ParseError
-from engine.pipeline.context import Services
+from engine.pipeline.context import RequestContext, Services, require_master
 from engine.query.aggregate import normalize_pipeline, run_pipeline, split_leading_match, to_parse_results
 from engine.query.options import FindOptions
 from engine.query.where import MATCH_ALL, Where, conjoin, parse_where
@@ -57,9 +57,15 @@ def _pushdown(cls: ClassDef, match: Mapping[str, Any] | None) -> Where:
 
 
 async def run_aggregate(
-    svc: Services, cls: ClassDef, pipeline: object, where: Mapping[str, Any] | None = None
+    svc: Services, ctx: RequestContext, cls: ClassDef | None, pipeline: object,
+    where: Mapping[str, Any] | None = None,
 ) -> list[Any]:
-    """``where`` (Parse where JSON, master view) narrows the rows in the store first; the hook data API uses it."""
+    """Master key only, whichever way in (REST, the hook data API). ``where`` (Parse where JSON, master view) narrows
+    the rows in the store first. A class that does not exist aggregates to nothing, as in Parse."""
+    require_master(ctx)
+    if cls is None:
+        normalize_pipeline(pipeline)  # a bad pipeline is still refused
+        return []
     stages = normalize_pipeline(pipeline)
     match, _ = split_leading_match(stages)
     narrowed = _pushdown(cls, match)
@@ -71,7 +77,11 @@ async def run_aggregate(
     return to_parse_results(results, stages, pointer_fields=pointers, file_url=svc.file_url)
 
 
-async def run_distinct(svc: Services, cls: ClassDef, field: object, where_json: object) -> list[Any]:
+async def run_distinct(svc: Services, ctx: RequestContext, cls: ClassDef | None, field: object,
+                       where_json: object) -> list[Any]:
+    require_master(ctx)
+    if cls is None:
+        return []
     if not isinstance(field, str) or not field:
         raise ParseError(ErrorCode.INVALID_QUERY, "distinct must name a field")
     rows = await svc.storage.find(cls, parse_where(where_json, master=True), ALL)

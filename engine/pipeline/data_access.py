@@ -10,7 +10,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from engine.cloud.objects import CloudObject, objects_from_json
-from engine.errors import HTTPDenied
 from engine.pipeline import door
 from engine.pipeline.aggregate import run_aggregate
 from engine.pipeline.context import RequestContext, Services
@@ -54,10 +53,8 @@ class PipelineAccess:
     async def aggregate(
         self, class_name: str, pipeline: Sequence[Mapping[str, Any]], where: Mapping[str, Any], *, master: bool
     ) -> list[Any]:
-        if not (master or self.ctx.auth.is_master):
-            raise HTTPDenied(403, "unauthorized: master key is required")
         cls = self.svc.schemas.require(class_name)
-        return await run_aggregate(self.svc, cls, list(pipeline), where)
+        return await run_aggregate(self.svc, self._as(master), cls, list(pipeline), where)
 
 
 def pipeline_access(svc: Services, ctx: RequestContext) -> PipelineAccess:
