@@ -19,6 +19,7 @@ from engine.graphql.endpoint import GraphQLEndpoint
 from engine.http import files as files_http
 from engine.http.cors import CORSMiddleware
 from engine.http.edge import handle
+from engine.http.static_app import view_routes
 from engine.mail import load_mail_adapter
 from engine.pipeline.context import Services
 from engine.pipeline.data_access import pipeline_access
@@ -116,6 +117,7 @@ def create_app(settings: Settings, storage: StorageAdapter | None = None) -> Sta
         Route(mount, endpoint, methods=METHODS),
         Route(mount + "/{rest:path}", endpoint, methods=METHODS),
         *engine.livequery.routes(mount),  # websocket scopes only: the HTTP routes above never match them
+        *view_routes(settings),  # the starter web views at /app/
     ]
     if settings.mount_graphql:
         graphql = GraphQLEndpoint(engine.services)

@@ -153,6 +153,9 @@ class Settings:
     file_url_ttl: int = _opt("SLEEPLAB_FILE_URL_TTL", "Seconds a signed file URL stays valid.", 3600)
     mount_graphql: bool = _opt("PARSE_SERVER_MOUNT_GRAPHQL", "Serve the GraphQL API beside the REST mount.", True)
     graphql_path: str = _opt("PARSE_SERVER_GRAPHQL_PATH", "Path the GraphQL API is served at (app root).", "/graphql")
+    serve_views: bool = _opt(
+        "SLEEPLAB_SERVE_VIEWS", "Serve the starter patient and provider web views (web/app/) at /app/.", True,
+    )
     graphql_public_introspection: bool = _opt(
         "PARSE_SERVER_GRAPHQL_PUBLIC_INTROSPECTION", "Let callers without the master key introspect the GraphQL "
         "schema.", False,
