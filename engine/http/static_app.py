@@ -12,6 +12,7 @@ import json
 import re
 from pathlib import Path
 
+from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route, Router
@@ -93,4 +94,5 @@ def view_routes(settings: Settings, directory: Path = VIEWS_DIR) -> list[BaseRou
 
     views = Router([Route("/config.json", config, methods=["GET", "HEAD"]),
                     Mount("/", app=StaticFiles(directory=directory, html=True))])
-    return [Mount(VIEWS_PATH, app=SecurityHeaders(views))]
+    # The 404s StaticFiles raises become responses inside the wrapper, so they carry the headers too.
+    return [Mount(VIEWS_PATH, app=SecurityHeaders(ExceptionMiddleware(views)))]
