@@ -75,8 +75,9 @@ def test_provider_publishes_and_messages_and_the_patient_sees_both_live(
     doctor.wait_for_url(f"**/provider.html?patient={clinic.patient.profile_id}")
     doctor.wait_for_selector("body[data-live=ready]")
 
-    # The patient's page stays the same document from here on: a reload would lose this marker.
-    patient.evaluate("window.__sameDocument = true")
+    # Both pages stay the same documents from here on: a reload or navigation would lose this marker.
+    for page in (patient, doctor):
+        page.evaluate("window.__sameDocument = true")
     assert patient.locator("#studies [data-study]").count() == 0
 
     doctor.get_by_label("Study date").fill("2026-02-03")
@@ -110,7 +111,14 @@ def test_provider_publishes_and_messages_and_the_patient_sees_both_live(
 
     message.get_by_role("button", name="Mark as read").click()
     badge.wait_for(state="detached")
-    # The provider's patient list carries no unread badge of theirs; their own was not touched by the patient.
+
+    # And back: the patient writes to their care team; the provider's open page shows it with an unread badge.
+    patient.get_by_label("Message to my care team").fill("Will do, thank you.")
+    patient.get_by_role("button", name="Send").click()
+    doctor.locator("#messages [data-message].unread", has_text="Will do, thank you.").wait_for()
+    assert doctor.locator("#patients a", has_text="Pat One").locator(".badge").get_attribute("aria-label") == \
+        "1 unread"
+    assert doctor.evaluate("window.__sameDocument") is True
     assert doctor_w.problems == [] and patient_w.problems == []
 
 

@@ -30,12 +30,18 @@ function onSave(form, save) {
 
 async function renderPatients() {
   const rows = await call(new Parse.Query('PatientProfile').ascending('displayName').limit(500).find());
-  const unread = await call(new Parse.Query('Message').equalTo('to', me).equalTo('isRead', false).count());
-  unreadBadge($('#unread'), unread);
-  fill($('#patients'), rows.length ? rows.map((p) => h('li', {}, h('a', {
-    href: `provider.html?patient=${encodeURIComponent(p.id)}`,
-    'aria-current': profile && profile.id === p.id ? 'page' : null,
-    text: p.get('displayName') }))) : h('li', { text: 'No patients on your care teams yet.' }));
+  const unread = await call(new Parse.Query('Message').equalTo('to', me).equalTo('isRead', false).select('patient')
+    .limit(1000).find());
+  const perPatient = new Map();
+  for (const m of unread) perPatient.set(m.get('patient').id, (perPatient.get(m.get('patient').id) || 0) + 1);
+  unreadBadge($('#unread'), unread.length);
+  fill($('#patients'), rows.length ? rows.map((p) => {
+    const badge = h('span');
+    unreadBadge(badge, perPatient.get(p.id) || 0);
+    return h('li', {}, h('a', { href: `provider.html?patient=${encodeURIComponent(p.id)}`,
+      'aria-current': profile && profile.id === p.id ? 'page' : null }, h('span', { text: p.get('displayName') }),
+    ' ', badge));
+  }) : h('li', { text: 'No patients on your care teams yet.' }));
 }
 
 function studyActions(study) {

@@ -54,7 +54,12 @@ export function appointmentItem(appt) {
 export async function renderCpap(where, profileId) {
   fill(where, h('p', { text: 'Loading CPAP usage…' }));
   try {
-    const result = await call(Parse.Cloud.run('cpapCompliance', { patientId: profileId }));
+    // The 90 nights up to the latest upload (a device that has not synced for a while still shows its data).
+    const latest = await call(new Parse.Query('CPAPLog').equalTo('patient', Parse.Object.extend('PatientProfile')
+      .createWithoutData(profileId)).descending('nightDate').select('nightDate').first());
+    const params = { patientId: profileId };
+    if (latest) params.to = latest.get('nightDate').toISOString().slice(0, 10);
+    const result = await call(Parse.Cloud.run('cpapCompliance', params));
     fill(where, usageChart(result));
   } catch (error) {
     showError(where, error);
