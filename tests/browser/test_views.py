@@ -212,3 +212,43 @@ def test_a_dead_session_signs_the_page_out(browser: Any, clinic: Clinic, context
     assert answers and answers[0][1]["code"] == 209
     assert page.evaluate("localStorage.length") == 0 or page.evaluate(
         "Object.keys(localStorage).every(k => !k.endsWith('currentUser'))")
+
+
+def test_provider_amends_a_report_logs_titration_and_is_never_double_booked(
+        browser: Any, clinic: Clinic, contexts: list[Any], artifacts: Path) -> None:
+    watched = new_page(browser, contexts, viewport={"width": 1280, "height": 900})
+    doctor = sign_in(watched, clinic, clinic.provider, "provider.html")
+    doctor.goto(clinic.view(f"provider.html?patient={clinic.other.profile_id}"))
+    doctor.wait_for_selector("body[data-live=ready]")
+
+    # The final report can only be amended; the previous state becomes an immutable version.
+    report = doctor.locator("#studies [data-study]", has_text=OTHER_SECRET)
+    report.get_by_label("Amended findings").fill(OTHER_SECRET + " (amended)")
+    report.get_by_role("button", name="Amend report").click()
+    amended = doctor.locator("#studies [data-status=amended]")
+    amended.get_by_role("button", name="Versions (2)").click()
+    versions = amended.locator(".versions li")
+    versions.nth(1).wait_for()
+    assert versions.all_inner_texts() == [f"v1 · final · {OTHER_SECRET}",
+                                          f"v2 · amended (current) · {OTHER_SECRET} (amended)"]
+
+    doctor.get_by_label("Titration date").fill("2026-02-10")
+    doctor.get_by_label("Pressure adjustment").fill("+2 cmH2O")
+    doctor.get_by_role("button", name="Add titration entry").click()
+    doctor.locator("#titrations li", has_text="2026-02-10 · +2 cmH2O").wait_for()
+
+    form = doctor.locator("#new-appointment")
+    for attempt in range(2):
+        doctor.get_by_label("Starts at").fill("2026-12-01T09:00")
+        doctor.get_by_label("Reason").fill(f"Mask fitting {attempt}")
+        with doctor.expect_response(lambda r: r.url.endswith("/classes/Appointment")) as answer:
+            doctor.get_by_role("button", name="Schedule").click()
+        if attempt == 0:
+            assert answer.value.status == 201
+            doctor.locator("#appointments li", has_text="Mask fitting 0").wait_for()
+        else:
+            assert answer.value.json()["code"] == 142
+            form.get_by_role("alert").filter(has_text="already has an appointment").wait_for()
+    assert doctor.locator("#appointments li", has_text="Mask fitting").count() == 1
+    doctor.screenshot(path=str(artifacts / "views-provider-actions.png"), full_page=True)
+    assert [p for p in watched.problems if "400" not in p] == []
