@@ -19,7 +19,7 @@ async function onSubmit(event) {
   fill(status, 'Signing in…');
   try {
     await setup();
-    const user = await Parse.User.logIn(username, password);
+    await Parse.User.logIn(username, password);
     window.location.assign(await landingPage());
   } catch (error) {
     // Parse answers 101 for a wrong username or password alike; say nothing more specific.
