@@ -119,6 +119,9 @@ async def post(url: str, body: Mapping[str, Any], policy: WebhookPolicy) -> Any:
     try:
         async with httpx.AsyncClient(timeout=policy.timeout, follow_redirects=False, trust_env=False) as client:
             async with client.stream("POST", url, content=orjson.dumps(body), headers=headers) as response:
+                if response.is_redirect:
+                    # Following it could lead past the allowed hosts; saying so beats a silent empty result.
+                    raise webhook_error("webhook answered with a redirect, which is not followed")
                 raw = await _read_bounded(response, policy.max_response_bytes)
     except httpx.HTTPError as exc:
         log.error("webhook %s failed: %s", url, type(exc).__name__)
