@@ -28,7 +28,8 @@ def log_in(page: Any, base: str) -> None:
     page.wait_for_url("**/apps")
 
 
-def open_class(page: Any, base: str, class_name: str, visible: str, filters: list[dict[str, Any]] | None = None) -> None:
+def open_class(page: Any, base: str, class_name: str, visible: str,
+               filters: list[dict[str, Any]] | None = None) -> None:
     query = "?filters=" + urllib.parse.quote(json.dumps(filters)) if filters else ""
     page.goto(app_url(base, f"browser/{class_name}") + query)
     page.get_by_text(visible, exact=True).first.wait_for()
