@@ -87,6 +87,8 @@ def _where(hook: Mapping[str, Any]) -> Json:
 async def load_webhooks(svc: Services) -> None:
     """At start, after the app's Python hooks: a stored webhook the code now shadows, or whose host is no longer
     allowed, is logged and left unregistered."""
+    if svc.schemas.get(HOOKS) is None:
+        return  # no webhook was ever registered: the class is made on first use, not at every start
     master = RequestContext(Auth(is_master=True))
     for row in await _rows(svc, master, {}):
         try:
