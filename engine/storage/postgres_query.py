@@ -37,7 +37,7 @@ from engine.query.where import (
     WithinSphere,
 )
 from engine.storage import postgres_geo, postgres_paths, postgres_text
-from engine.storage.postgres_codec import quote_ident
+from engine.storage.postgres_codec import AUTH_DATA, AUTH_PREFIX, quote_ident
 from engine.storage.postgres_regex import to_are
 from engine.storage.sqlite_codec import dumps
 from engine.wire import Pointer, Value
@@ -243,6 +243,10 @@ class Compiler:
         """A dotted key: into an Object (jsonb) column with jsonpath; inside any other column it is absent."""
         name, rest = where.path[0], where.path[1:]
         column = self.column(name)
+        if column is None and name.startswith(AUTH_PREFIX):
+            # Every provider's `_auth_data_<provider>` lives inside Parse's one authData column.
+            column = self.column(AUTH_DATA)
+            rest = (name[len(AUTH_PREFIX):], *rest)
         if column is None or column[0] not in ("jsonb", "_text"):
             # match.py walks into mappings and lists only: a string, number, date, pointer, point... has no keys.
             match where:
@@ -293,8 +297,8 @@ class Compiler:
         if udt == "_text":
             return f"EXISTS (SELECT 1 FROM unnest({ref}) AS s(v) WHERE {test('s.v')})"
         if udt == "jsonb":
-            element = "(e.v #>> '{}')"
-            return (f"CASE jsonb_typeof({ref}) WHEN 'string' THEN coalesce({test(f'({ref} #>> {{}})')}, FALSE) "
+            element, own = "(e.v #>> '{}')", f"({ref} #>> '{{}}')"
+            return (f"CASE jsonb_typeof({ref}) WHEN 'string' THEN coalesce({test(own)}, FALSE) "
                     f"WHEN 'array' THEN EXISTS (SELECT 1 FROM jsonb_array_elements({ref}) AS e(v) "
                     f"WHERE jsonb_typeof(e.v) = 'string' AND {test(element)}) ELSE FALSE END")
         return "FALSE"  # numbers, booleans, dates, geo: never a string

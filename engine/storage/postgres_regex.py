@@ -137,6 +137,7 @@ class _Translator:
                 raise _Untranslatable
             ch = src[self.i]
             if ch == "]" and not first:
+                parts.append("]")
                 self.i += 1
                 break
             if ch == "[":
