@@ -181,3 +181,19 @@ async def test_slow_regex_ends_at_the_time_budget(pg_uri: str) -> None:
         assert caught.value.code == ErrorCode.TIMEOUT
     finally:
         await pg.aclose()
+
+
+async def test_a_backtracking_bomb_is_linear_in_sql(pg_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`(a+)+$` stalls a backtracking matcher for seconds per row; in SQL (an automaton) it answers at once."""
+    pg = PostgresAdapter(pg_uri, max_time_ms=2000)
+    await pg.open()
+    monkeypatch.setattr(PostgresAdapter, "_residual", lambda *a: pytest.fail("Python filter used"))
+    try:
+        await pg.save_schema(LAB)
+        for i in range(50):
+            fields: dict[str, Any] = {"name": "a" * 30_000 + ("!" if i else "")}
+            await pg.create(LAB, StoredObject("Lab", f"e{i}", T0, T0, None, MappingProxyType(fields)))
+        found = await pg.find(LAB, parse_where({"name": {"$regex": "(a+)+$"}}), FindOptions(limit=None))
+        assert [o.object_id for o in found] == ["e0"]
+    finally:
+        await pg.aclose()
