@@ -16,8 +16,8 @@ from engine.query.where import translate_regex
 _ARE_DUPMAX = 255  # PostgreSQL refuses a bound above this
 _BOUND_RE = re.compile(r"\{(\d*)(?:(,)(\d*))?\}")
 # Escapes that mean the same in both engines (outside brackets).
-_SAME_ESCAPES = frozenset("dDsSwWntrfvaA")
-_CLASS_ESCAPES = frozenset("dswntrfva")  # ARE refuses \D \S \W inside brackets
+_SAME_ESCAPES = frozenset("dDsSntrfvaA")
+_CLASS_ESCAPES = frozenset("dsntrfva")  # ARE refuses \D \S \W inside brackets; \w differs (see _escape)
 _QUANTIFIERS = frozenset("*+?")
 
 
@@ -28,22 +28,21 @@ class _Untranslatable(Exception):
 def to_are(pattern: str, options: str) -> str | None:
     """The ARE (with its embedded options) matching exactly what match.py's regex matches, or None."""
     try:
-        body = _Translator(translate_regex(pattern), "m" in options, "x" in options).run()
+        body = _Translator(translate_regex(pattern), "m" in options, "s" in options, "x" in options).run()
     except _Untranslatable:
         return None
-    # ARE's newline modes: p = `.` stops at newline, ^/$ at the ends only (PCRE's default); n = both line-aware
-    # (PCRE m); s = `.` crosses newlines (PCRE s); w = line-aware anchors with `.` crossing (PCRE ms).
-    mode = {(False, False): "p", (True, False): "n", (False, True): "s", (True, True): "w"}[
-        ("m" in options, "s" in options)]
-    return f"(?{mode}{'i' if 'i' in options else ''})" + body
+    # ARE's newline-sensitive modes would also keep `[^...]` off newlines, which Python's never does: the ARE runs
+    # insensitive, and `.`, `^` and `$` are spelled out for the options instead.
+    return "(?i)" + body if "i" in options else body
 
 
 class _Translator:
-    def __init__(self, pattern: str, multiline: bool, verbose: bool) -> None:
+    def __init__(self, pattern: str, multiline: bool, dotall: bool, verbose: bool) -> None:
         self.src = pattern
         self.i = 0
         self.out: list[str] = []
         self.multiline = multiline
+        self.dotall = dotall
         self.verbose = verbose
         self.backrefs = False
         self.lookaround = False
@@ -66,9 +65,16 @@ class _Translator:
             elif ch == "{":
                 self._brace()
             elif ch == "$":
-                # PCRE's `$` also matches before a final newline; ARE's only at the very end.
-                self.out.append("$" if self.multiline else r"(?=\n?\Z)")
+                # Python's `$` also matches before a final newline (with m, before any); ARE's only at the very end.
+                self.out.append(r"(?=\n|\Z)" if self.multiline else r"(?=\n?\Z)")
                 self.lookaround = True
+                self.i += 1
+            elif ch == "^" and self.multiline:
+                self.out.append(r"(?:^|(?<=\n))")
+                self.lookaround = True
+                self.i += 1
+            elif ch == "." and not self.dotall:
+                self.out.append(r"[^\n]")
                 self.i += 1
             elif ch in _QUANTIFIERS:
                 self.out.append(ch)
@@ -96,10 +102,9 @@ class _Translator:
                 raise _Untranslatable  # octal, or a back reference past 9
             self.backrefs = True
             self.out.append("\\" + ch)
-        elif ch == "b":
-            self.out.append(r"\y")
-        elif ch == "B":
-            self.out.append(r"\Y")
+        elif ch in "wWbB":
+            # Python's word characters include combining marks and joiners, ICU's do not (e.g. Hindi vowel signs).
+            raise _Untranslatable
         elif ch == "Z":
             self.out.append(r"\Z")  # Python's \Z is the very end, as ARE's
         elif ch in _SAME_ESCAPES:

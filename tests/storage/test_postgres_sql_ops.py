@@ -69,14 +69,14 @@ def geo(lat: float, lng: float) -> dict[str, Any]:
 
 SQL_QUERIES: list[dict[str, Any]] = [
     {"name": {"$regex": "^caf", "$options": "i"}},
-    {"name": {"$regex": "\\bREM\\b"}},
+    {"name": {"$regex": "(^| )REM( |$)"}},
     {"name": {"$regex": "5$"}},
     {"name": {"$regex": "^break", "$options": "m"}},
     {"name": {"$regex": "line.break|apnea"}},
     {"name": {"$regex": "line.break", "$options": "s"}},
     {"name": {"$regex": "a p n e a", "$options": "x"}},
     {"name": {"$regex": "\\Qx_y\\E \\d+"}},
-    {"name": {"$regex": "[^a-z ]{2}\\w"}},
+    {"name": {"$regex": "[^a-z ]{2}[A-Z]\\d?"}},
     {"name": {"$regex": "(e)\\1|éj"}},
     {"tags": {"$regex": "^S"}},
     {"name": {"$text": {"$search": {"$term": "cafe"}}}},
