@@ -25,6 +25,7 @@ from engine.query.match import matches, near_node, sort_objects
 from engine.query.options import FindOptions
 from engine.query.where import MatchAll, Where
 from engine.schema.model import ClassDef, FieldType
+from engine.storage import postgres_text
 from engine.storage.base import (
     DUPLICATE_MESSAGE,
     INTERNAL_MESSAGE,
@@ -154,6 +155,8 @@ class PostgresAdapter:
                 # Regex and text compile to SQL only with Unicode's character classes and case rules (ICU).
                 self._icu = bool(await conn.fetchval(
                     "SELECT EXISTS (SELECT 1 FROM pg_collation WHERE collname = 'und-x-icu')"))
+        if self._icu:
+            await asyncio.to_thread(postgres_text.warm)
         await self._listen()
 
     async def aclose(self) -> None:
