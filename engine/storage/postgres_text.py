@@ -72,6 +72,15 @@ def _literal(text: str) -> str:
 def folded(ref: str, node: Text, bind: Bind) -> str:
     """The string as match.py folds it before searching: diacritics stripped, then case folded."""
     text = f"({ref} COLLATE {ICU})"
+    plain = text if node.case_sensitive else f"lower({text})"
+    if node.case_sensitive and node.diacritic_sensitive:
+        return plain
+    full = _unicode_fold(text, node, bind)
+    # ASCII text (byte length = character length in UTF-8) has no marks and no casefold extras: skip the work.
+    return f"(CASE WHEN octet_length({ref}) = char_length({ref}) THEN {plain} ELSE {full} END)"
+
+
+def _unicode_fold(text: str, node: Text, bind: Bind) -> str:
     if not node.diacritic_sensitive:
         stripped = f"regexp_replace(normalize({text}, NFD), {bind(combining_class(), 'text')}, '', 'g')"
         text = f"(normalize({stripped}, NFC) COLLATE {ICU})"
