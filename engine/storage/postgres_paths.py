@@ -1,10 +1,11 @@
 """Dotted keys into an Object (jsonb) column as SQL/JSON path predicates, with match.py's semantics.
 
 jsonpath's lax mode reads ``a.b`` through an array of objects as each element's ``b`` -- MongoDB's rule, which
-match.py follows. Every step refuses objects carrying ``__type`` (a Date, Pointer, GeoPoint... is a value to
-match.py, not an object to walk into), and the final test skips nested arrays, which lax mode would otherwise
-unwrap a second time. Values are passed as jsonpath variables, never spliced in; the path text is built from
-keys the parser already restricted to ``[A-Za-z0-9_]``, and grows linearly with the key and the value list.
+match.py follows. Every step keeps only objects, and refuses those carrying ``__type`` (a Date, Pointer,
+GeoPoint... is a value to match.py, not an object to walk into); the final test skips nested arrays, which lax
+mode would otherwise unwrap a second time. Values are passed as jsonpath variables, never spliced in; the path
+text is built from keys the parser already restricted to ``[A-Za-z0-9_]``, and grows linearly with the key and
+the value list.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from engine.query.where import Path
 from engine.storage.sqlite_codec import dumps
 from engine.wire import Value
 
-_GUARD = '? (!exists(@."__type"))'
+# Only plain objects are walked into: lax mode would also step through a nested array (which match.py does not)
+# and into a Parse-encoded value.
+_GUARD = '? (@.type() == "object" && !exists(@."__type"))'
 _JSON_OPS = {"eq": "==", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
 
 

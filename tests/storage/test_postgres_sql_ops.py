@@ -39,7 +39,8 @@ def _objects(count: int) -> list[StoredObject]:
             fields["tags"] = [rng.choice(WORDS), i]
         if i % 4:
             fields["meta"] = {"ward": rng.choice(["north", "south"]), "bed": {"no": i % 10},
-                              "staff": [{"role": rng.choice(["rn", "md"])}, {"role": "tech"}]}
+                              "staff": [{"role": rng.choice(["rn", "md"])}, {"role": "tech"}],
+                              "grid": [[{"role": "md"}], {"role": "rn" if i % 8 else "md"}], "codes": [[1], 2]}
         if i % 5:
             fields["loc"] = GeoPoint(rng.uniform(-60, 60), rng.uniform(-170, 170))
         if i % 7 == 0:
@@ -95,6 +96,8 @@ SQL_QUERIES: list[dict[str, Any]] = [
     {"meta.bed.no": {"$in": [1, 2, 3]}},
     {"meta.bed.no": {"$nin": [1, 2, 3]}},
     {"meta.staff.role": "md"},
+    {"$or": [{"meta.grid.role": "md"}, {"meta.ward": "north"}]},  # no walking into the nested array
+    {"$or": [{"meta.codes": 1}, {"meta.codes": 2, "n": {"$lt": 9}}]},
     {"meta.bed": {"$exists": True}},
     {"meta.nothing": {"$exists": False}},
     {"name.first": {"$exists": False}},
