@@ -25,6 +25,7 @@ from engine.query.match import matches, near_node, sort_objects
 from engine.query.options import FindOptions
 from engine.query.where import MatchAll, Where
 from engine.schema.model import ClassDef, FieldType
+from engine.storage import postgres_text
 from engine.storage.base import (
     DUPLICATE_MESSAGE,
     INTERNAL_MESSAGE,
@@ -111,6 +112,9 @@ def _guard(action: str) -> Iterator[None]:
         raise ParseError(ErrorCode.DUPLICATE_VALUE, DUPLICATE_MESSAGE) from None
     except asyncpg.QueryCanceledError:
         raise query_timeout() from None
+    except asyncpg.InvalidRegularExpressionError:
+        # A pattern PostgreSQL's engine refuses (e.g. too complex) though the parser accepted it.
+        raise ParseError(ErrorCode.INVALID_QUERY, "Invalid regular expression in $regex") from None
     except (asyncpg.SerializationError, asyncpg.DeadlockDetectedError):
         # Parse's code for a transient transaction conflict: the client may retry.
         raise ParseError(ErrorCode.INVALID_LINKED_SESSION, "The transaction conflicted with another; retry it.") \
@@ -134,6 +138,7 @@ class PostgresAdapter:
         self._listener: asyncpg.Connection | None = None
         self._relisten: asyncio.Task[None] | None = None
         self._namespace = ""
+        self._icu = False
 
     # ---- connection ----
 
@@ -147,6 +152,11 @@ class PostgresAdapter:
                     f"CREATE TABLE IF NOT EXISTS {quote_ident(SCHEMA_TABLE)} (\"className\" varchar(120), "
                     "\"schema\" jsonb, \"isParseClass\" boolean, PRIMARY KEY (\"className\"))")
                 self._namespace = str(await conn.fetchval("SELECT current_schema()"))
+                # Regex and text compile to SQL only with Unicode's character classes and case rules (ICU).
+                self._icu = bool(await conn.fetchval(
+                    "SELECT EXISTS (SELECT 1 FROM pg_collation WHERE collname = 'und-x-icu')"))
+        if self._icu:
+            await asyncio.to_thread(postgres_text.warm)
         await self._listen()
 
     async def aclose(self) -> None:
@@ -449,12 +459,12 @@ class PostgresAdapter:
         cols = await self._columns_of(conn, cls.name, cls)
         if cols is None:
             return []
-        compiler = Compiler(cols, self._pointer_targets(cls))
+        compiler = self._compiler(cls, cols)
         plan: Plan = compiler.plan(where)
         order = compiler.order_by(opts.order, where)
         exact = isinstance(plan.residual, MatchAll) and order is not None
         sql = f"SELECT {self._column_list(cols)} FROM {quote_ident(cls.name)} WHERE {plan.sql}"
-        params = list(plan.params)
+        params = list(compiler.params)  # the order may bind some too ($nearSphere's point)
         sql += " ORDER BY " + (order or '"createdAt", "objectId"')
         if exact:
             limit = 1 if first else opts.limit
@@ -483,6 +493,10 @@ class PostgresAdapter:
         end = None if opts.limit is None else opts.skip + max(opts.limit, 0)
         return rows[opts.skip:end]
 
+    def _compiler(self, cls: ClassDef, cols: Mapping[str, str]) -> Compiler:
+        opaque = frozenset(n for n, f in cls.fields.items() if f.type in (FieldType.POINTER, FieldType.FILE))
+        return Compiler(cols, self._pointer_targets(cls), non_strings=opaque, icu=self._icu)
+
     def _residual(self, rows: list[StoredObject], residual: Where) -> list[StoredObject]:
         out: list[StoredObject] = []
         with running_until(deadline_after(self.max_time_ms)):
@@ -499,8 +513,7 @@ class PostgresAdapter:
             cols = await self._columns_of(conn, cls.name, cls)
             if cols is None:
                 return []
-            compiler = Compiler(cols, self._pointer_targets(cls))
-            plan = compiler.plan(where)
+            plan = self._compiler(cls, cols).plan(where)
             lines = await conn.fetch(f"EXPLAIN SELECT * FROM {quote_ident(cls.name)} WHERE {plan.sql}", *plan.params)
         steps = [{"detail": str(r[0])} for r in lines]
         if not isinstance(plan.residual, MatchAll):
@@ -518,7 +531,7 @@ class PostgresAdapter:
             cols = await self._columns_of(conn, cls.name)
             if cols is None:
                 return 0
-            plan = Compiler(cols, self._pointer_targets(cls)).plan(where)
+            plan = self._compiler(cls, cols).plan(where)
             if isinstance(plan.residual, MatchAll):
                 return int(await conn.fetchval(
                     f"SELECT count(*) FROM {quote_ident(cls.name)} WHERE {plan.sql}", *plan.params))
@@ -555,7 +568,7 @@ class PostgresAdapter:
             cols = await self._columns_of(conn, cls.name)
             if cols is None:
                 return 0
-            plan = Compiler(cols, self._pointer_targets(cls)).plan(where)
+            plan = self._compiler(cls, cols).plan(where)
             table = quote_ident(cls.name)
             if isinstance(plan.residual, MatchAll):
                 status = await conn.execute(f"DELETE FROM {table} WHERE {plan.sql}", *plan.params)

@@ -1,22 +1,44 @@
 """Where trees and sort orders compiled to PostgreSQL over Parse's typed columns, with an exact fallback.
 
-What has a faithful SQL spelling on a typed column (equality, ranges, $in/$nin, $exists, array membership,
-the ACL's ``_rperm``/``_wperm`` tests) is compiled; any other node (regex, text, geo, dotted paths into
-objects) becomes the *residual*: the adapter fetches the rows the SQL part admits and finishes with
-engine.query.match, so every operator answers exactly as the memory adapter does, and limit/count stay exact.
+Equality, ranges, $in/$nin, $exists, array membership, the ACL's ``_rperm``/``_wperm`` tests, `$regex`
+(postgres_regex), `$text` (postgres_text), geo operators on point/polygon columns (postgres_geo) and dotted
+keys into Object columns (postgres_paths) are compiled. A node with no faithful SQL spelling (a regex feature
+ARE lacks, geo inside a jsonb array, a numeric path part, ...) becomes the *residual*: the adapter fetches the
+rows the SQL part admits and finishes with engine.query.match, so every operator answers exactly as the memory
+adapter does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from engine.query.match import near_node
 from engine.query.options import SortKey
-from engine.query.where import MATCH_ALL, And, Compare, Exists, In, MatchAll, MatchNone, Nor, Or, Where
-from engine.storage.postgres_codec import quote_ident
+from engine.query.where import (
+    MATCH_ALL,
+    And,
+    Compare,
+    Exists,
+    GeoIntersects,
+    In,
+    MatchAll,
+    MatchNone,
+    Near,
+    Nor,
+    Or,
+    Regex,
+    Text,
+    Where,
+    WithinBox,
+    WithinPolygon,
+    WithinSphere,
+)
+from engine.storage import postgres_geo, postgres_paths, postgres_text
+from engine.storage.postgres_codec import AUTH_DATA, AUTH_PREFIX, quote_ident
+from engine.storage.postgres_regex import to_are
 from engine.storage.sqlite_codec import dumps
 from engine.wire import Pointer, Value
 
@@ -37,14 +59,21 @@ class Plan:
 
 
 class Compiler:
-    def __init__(self, columns: Mapping[str, str], pointer_targets: Mapping[str, str]) -> None:
+    def __init__(self, columns: Mapping[str, str], pointer_targets: Mapping[str, str], *,
+                 non_strings: frozenset[str] = frozenset(), icu: bool = False) -> None:
         self.columns = columns  # column name -> udt name
         self.targets = pointer_targets  # pointer column -> the class the schema says it points to
+        self.non_strings = non_strings  # text columns holding files or pointers: no regex/text ever matches them
+        # Whether the "und-x-icu" collation exists: regex classes and case folding must be Unicode's, as Python's.
+        self.icu = icu
         self.params: list[Any] = []
 
     def param(self, value: Any, cast: str) -> str:
         self.params.append(value)
         return f"${len(self.params)}::{cast}"
+
+    def bind(self, value: object, cast: str) -> str:
+        return self.param(value, cast)
 
     # ---- the tree ----
 
@@ -96,6 +125,14 @@ class Compiler:
                 udt, ref = column
                 present = f"{ref} IS NOT NULL"
                 return present if exists else f"{ref} IS NULL"
+            case Compare() | In() | Exists():
+                return self.nested(where)
+            case Regex(path) if len(path) == 1:
+                return self.regex(path[0], where)
+            case Text(path) if len(path) == 1:
+                return self.text(path[0], where)
+            case Near() | WithinBox() | WithinPolygon() | WithinSphere() | GeoIntersects() if len(where.path) == 1:
+                return self.geo(where)
         return None
 
     def column(self, name: str) -> tuple[str, str] | None:
@@ -128,12 +165,7 @@ class Compiler:
     def compare(self, name: str, op: str, value: Value) -> str | None:
         column = self.column(name)
         if column is None:
-            # No such column: every object lacks the key.
-            if op == "eq":
-                return "TRUE" if value is None else "FALSE"
-            if op == "ne":
-                return "FALSE" if value is None else "TRUE"
-            return "TRUE" if value is None and op in ("lte", "gte") else "FALSE"
+            return _absent(op, value)
         udt, ref = column
         if udt in ("jsonb", "_text"):
             return self._array_compare(udt, ref, op, value)
@@ -205,12 +237,120 @@ class Compiler:
                 parts.append(f"{ref} = {bound}")
         return " OR ".join(parts) or "FALSE"
 
+    # ---- dotted keys ----
+
+    def nested(self, where: Compare | In | Exists) -> str | None:
+        """A dotted key: into an Object (jsonb) column with jsonpath; inside any other column it is absent."""
+        name, rest = where.path[0], where.path[1:]
+        column = self.column(name)
+        if column is None and name.startswith(AUTH_PREFIX):
+            # Every provider's `_auth_data_<provider>` lives inside Parse's one authData column.
+            column = self.column(AUTH_DATA)
+            rest = (name[len(AUTH_PREFIX):], *rest)
+        if column is None or column[0] not in ("jsonb", "_text"):
+            # match.py walks into mappings and lists only: a string, number, date, pointer, point... has no keys.
+            match where:
+                case Compare(_, op, value):
+                    return _absent(op, value)
+                case In(_, values, negate):
+                    has_null = any(v is None for v in values)
+                    return "TRUE" if has_null != negate else "FALSE"
+                case Exists(_, exists):
+                    return "FALSE" if exists else "TRUE"
+        if column[0] != "jsonb" or not postgres_paths.walkable(rest):
+            return None
+        ref = column[1]
+        match where:
+            case Exists(_, exists):
+                found = f"coalesce(jsonb_path_exists({ref}, {self.param(postgres_paths.steps(rest), 'jsonpath')}), " \
+                        "FALSE)"
+                return found if exists else f"NOT {found}"
+            case Compare(_, op, value):
+                if not postgres_paths.plain(value):
+                    return None  # null (absent branches count), dates, pointers, objects: match.py
+                found = self._path_test(ref, rest, "eq" if op == "ne" else op, (value,))
+                return f"NOT {found}" if op == "ne" else found
+            case In(_, values, negate):
+                if not values:
+                    return "TRUE" if negate else "FALSE"
+                if not all(postgres_paths.plain(v) for v in values):
+                    return None
+                found = self._path_test(ref, rest, "eq", values)
+                return f"NOT {found}" if negate else found
+        return None
+
+    def _path_test(self, ref: str, rest: tuple[str, ...], op: str, values: Sequence[Value]) -> str:
+        path = self.param(postgres_paths.test(rest, op, len(values)), "jsonpath")
+        variables = self.param(postgres_paths.variables(values), "jsonb")
+        return f"coalesce(jsonb_path_exists({ref}, {path}, {variables}), FALSE)"
+
+    # ---- strings: regex and text ----
+
+    def strings(self, name: str, test: Callable[[str], str]) -> str:
+        """Whether the field holds a string (or an array holding one) for which ``test`` (SQL on text) holds."""
+        column = self.column(name)
+        if column is None:
+            return "FALSE"
+        udt, ref = column
+        if udt in ("text", "varchar"):
+            return "FALSE" if name in self.non_strings else f"coalesce({test(ref)}, FALSE)"
+        if udt == "_text":
+            return f"EXISTS (SELECT 1 FROM unnest({ref}) AS s(v) WHERE {test('s.v')})"
+        if udt == "jsonb":
+            element, own = "(e.v #>> '{}')", f"({ref} #>> '{{}}')"
+            return (f"CASE jsonb_typeof({ref}) WHEN 'string' THEN coalesce({test(own)}, FALSE) "
+                    f"WHEN 'array' THEN EXISTS (SELECT 1 FROM jsonb_array_elements({ref}) AS e(v) "
+                    f"WHERE jsonb_typeof(e.v) = 'string' AND {test(element)}) ELSE FALSE END")
+        return "FALSE"  # numbers, booleans, dates, geo: never a string
+
+    def regex(self, name: str, node: Regex) -> str | None:
+        pattern = to_are(node.pattern, node.options) if self.icu else None
+        if pattern is None:
+            return None
+        return self.strings(name, lambda s: f"({s} COLLATE {postgres_text.ICU}) ~ {self.param(pattern, 'text')}")
+
+    def text(self, name: str, node: Text) -> str | None:
+        if not self.icu:
+            return None
+
+        def test(s: str) -> str:
+            # Folded once per string, then every word and phrase is looked up in it.
+            inner = postgres_text.folded(s, node, self.bind)
+            return f"(SELECT {postgres_text.predicate('f.t', node, self.bind)} FROM (SELECT {inner} AS t) AS f)"
+
+        return self.strings(name, test)
+
+    # ---- geo ----
+
+    def geo(self, node: Near | WithinBox | WithinPolygon | WithinSphere | GeoIntersects) -> str | None:
+        column = self.column(node.path[0])
+        if column is None:
+            return "FALSE"
+        udt, ref = column
+        if udt == "jsonb":
+            return None  # an array of points, or a key the schema does not type: match.py
+        match node:
+            case Near(_, point, max_distance) if udt == "point":
+                if max_distance is None:
+                    return f"{ref} IS NOT NULL"
+                return postgres_geo.within_distance(ref, point, max_distance, self.bind)
+            case WithinSphere(_, center, radius) if udt == "point":
+                return postgres_geo.within_distance(ref, center, radius, self.bind)
+            case WithinBox(_, southwest, northeast) if udt == "point":
+                return postgres_geo.within_box(ref, southwest, northeast, self.bind)
+            case WithinPolygon(_, points) if udt == "point":
+                return postgres_geo.within_polygon(ref, points, self.bind)
+            case GeoIntersects(_, point) if udt == "polygon":
+                return postgres_geo.intersects(ref, point, self.bind)
+        return "FALSE"  # a column of another type never holds the geo value asked for
+
     # ---- order ----
 
     def order_by(self, order: tuple[SortKey, ...], where: Where) -> str | None:
         """ORDER BY for sort keys on scalar columns (as match.sort_key orders them), or None: sort in Python."""
-        if not order and near_node(where) is not None:
-            return None
+        near = near_node(where)
+        if not order and near is not None:
+            return self._by_distance(near)
         terms: list[str] = []
         for key in order:
             if len(key.path) != 1:
@@ -226,3 +366,22 @@ class Compiler:
             terms.append(f"{ref} DESC NULLS LAST" if key.descending else f"{ref} ASC NULLS FIRST")
         terms += ['"createdAt"', '"objectId"']
         return ", ".join(terms)
+
+    def _by_distance(self, near: Near) -> str | None:
+        """$nearSphere without an order: nearest first, ties (and rows without the point) as stored."""
+        if len(near.path) != 1:
+            return None
+        column = self.column(near.path[0])
+        if column is None or column[0] != "point":
+            return None if column is not None and column[0] == "jsonb" else '"createdAt", "objectId"'
+        distance = postgres_geo.distance(column[1], near.point, self.bind)
+        return f"{distance} ASC NULLS LAST, \"createdAt\", \"objectId\""
+
+
+def _absent(op: str, value: Value) -> str:
+    """A comparison with a key every object lacks."""
+    if op == "eq":
+        return "TRUE" if value is None else "FALSE"
+    if op == "ne":
+        return "FALSE" if value is None else "TRUE"
+    return "TRUE" if value is None and op in ("lte", "gte") else "FALSE"

@@ -22,7 +22,10 @@ pytestmark = pytest.mark.skipif(os.environ.get("TEST_STORE") == "mongo",
 
 EVIL = "a" * 30_000 + "!"
 ROWS = 50  # the reported reproduction: 11 s for one request, every other read queued behind it
-CATASTROPHIC = json.dumps({"s": {"$regex": "(a+)+$"}})
+# PostgreSQL's own regex engine (an automaton, where SQL runs `$regex`) answers `(a+)+$` in linear time: there a
+# lookbehind, which it cannot run, keeps the pattern with the engine's backtracking matcher this budget guards.
+CATASTROPHIC = json.dumps({"s": {"$regex": "(?<!b)(a+)+$" if os.environ.get("TEST_STORE") == "postgres"
+                                 else "(a+)+$"}})
 
 
 async def _seed(api: Api) -> str:
