@@ -103,7 +103,8 @@ def connections_per_worker(server: ServerProcess, pids: set[int], tries: int = 6
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    proc = ServerProcess(["--workers", "2", "--keep-alive-timeout", "60", "--schema", str(ROOT / "schema" / "sleeplab.json")],
+    args = ["--workers", "2", "--keep-alive-timeout", "60", "--schema", str(ROOT / "schema" / "sleeplab.json")]
+    proc = ServerProcess(args,
                          {"PARSE_SERVER_DATABASE_URI": f"sqlite:///{tmp_path}/workers.db",
                           "PARSE_SERVER_MASTER_KEY": MASTER, "PARSE_SERVER_APPLICATION_ID": APP},
                          tmp_path, tmp_path / "server.log", free_port())
