@@ -80,12 +80,15 @@ def run_wrk(base_url: str, load: Load, seconds: float, connections: int, threads
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(_lua(load, parsed.path.rstrip("/")))
     try:
-        out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
-                              "-s", script.name, origin], capture_output=True, text=True,
-                             timeout=seconds + 60).stdout
+        done = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s",
+                               "--timeout", "10s", "-s", script.name, origin], capture_output=True, text=True,
+                              timeout=seconds + 60)
     finally:
         os.unlink(script.name)
-    stats = json.loads(next(line[4:] for line in out.splitlines() if line.startswith("WRK ")))
+    line = next((line for line in done.stdout.splitlines() if line.startswith("WRK ")), None)
+    if line is None:
+        raise SystemExit(f"wrk failed: {done.stdout[-2000:]}{done.stderr[-2000:]}")
+    stats = json.loads(line[4:])
     return Measure(stats["requests"], stats["us"] / 1e6, stats["p50"] / 1000, stats["p99"] / 1000, stats["errors"])
 
 
