@@ -188,6 +188,10 @@ def _serve_workers(settings: Settings, *, livequery_only: bool, what: str) -> in
     if problem is not None:
         print(problem, file=sys.stderr)
         return 2
+    if effective_uri(settings.database_uri).startswith("mongodb"):
+        print("warning: on MongoDB the workers share no change feed yet: a schema or role change made through one "
+              "worker reaches the others' caches within 5 s (their TTL), as in Parse Server's cluster mode",
+              file=sys.stderr)
     if not settings.live_query_redis_url:
         print("warning: with --workers and no --live-query-redis-url, a LiveQuery subscriber hears only the writes "
               "made through its own worker", file=sys.stderr)
