@@ -25,6 +25,7 @@ from engine.storage.base import ROLES_TOPIC, SCHEMA_TOPIC
 TOPICS = (SCHEMA_TOPIC, ROLES_TOPIC)
 _SLOT = struct.Struct("<Q")
 _SIZE = 4096  # one page; room for 512 topics
+_OFFSETS = {topic: i * _SLOT.size for i, topic in enumerate(TOPICS)}
 
 
 def feed_path(database_path: str) -> str:
@@ -51,9 +52,8 @@ class ChangeCounters:
         self._fd = fd
 
     def count(self, topic: str) -> int:
-        if topic not in TOPICS:
-            return 0
-        return int(_SLOT.unpack_from(self._map, _offset(topic))[0])
+        offset = _OFFSETS.get(topic)
+        return 0 if offset is None else int(_SLOT.unpack_from(self._map, offset)[0])
 
     def bump(self, topics: Iterable[str]) -> None:
         wanted = set(topics)
@@ -62,7 +62,7 @@ class ChangeCounters:
         fcntl.flock(self._fd, fcntl.LOCK_EX)  # another process may be bumping the same counter
         try:
             for topic in wanted:
-                offset = _offset(topic)
+                offset = _OFFSETS[topic]
                 _SLOT.pack_into(self._map, offset, (_SLOT.unpack_from(self._map, offset)[0] + 1) % 2**64)
         finally:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
@@ -70,10 +70,6 @@ class ChangeCounters:
     def close(self) -> None:
         self._map.close()
         os.close(self._fd)
-
-
-def _offset(topic: str) -> int:
-    return TOPICS.index(topic) * _SLOT.size
 
 
 def topics_for_class(class_name: str) -> tuple[str, ...]:
