@@ -1,246 +1,215 @@
-"""Side-by-side load benchmark: this server and (when reachable) the Parse Server peer, same client, same workload.
+"""Load benchmark: every scenario of issue 17 against our server and (side by side, same run) Parse Server 9.10.
 
-    python bench/run.py [--tool wrk|httpx] [--seconds 10] [--requests 2000] [--concurrency 16]
-                        [--peer http://127.0.0.1:1338/parse]
+    python -m bench.run                      # ours (2 workers, SQLite) vs the peer when it answers at --peer
+    python -m bench.run --start-peer         # ... starting ../shared/peer/start.sh --fresh first, stopping it after
+    python -m bench.run --quick --json x     # tiny sizes, 1 s per scenario, httpx client, no peer (the suite's check)
+    python -m bench.run --scale              # indexed find and get p99 at 10k, 100k, 1M rows (bulk-seeded)
+    python -m bench.run --overhead           # get by id: the engine vs a bare Starlette route, same store call
+    python -m bench.run --roles              # ACL find: a user in 1000 roles (3 levels) vs a user in none
 
-With `wrk` on the PATH (Debian package `wrk`) it drives the load with wrk, a C load generator, so the client is
-not what is measured; otherwise (or with --tool httpx) an asyncio httpx client does, which saturates long before
-either server on a 2-core machine. It starts `python -m engine serve` on a free loopback port with a throwaway
-SQLite file, creates the bench class on both servers, then runs each operation (create, get, find, update) for a
-bounded time (wrk) or number of requests (httpx) and prints throughput and latency percentiles per server, plus
-our/peer ratios. The goal it tracks: at least twice the peer's
-throughput with a lower p99. Start the peer with ../shared/peer/start.sh. Every request goes to 127.0.0.1 only.
-"""
+Load: wrk, 2 threads x 16 connections, 3 runs x 5 s per scenario, median (`--tool httpx` uses a built-in asyncio
+client instead). Seeding goes through REST `/batch` with the master key on both servers (untimed); the scale mode
+writes rows straight into our SQLite file with the engine's row encoder (bench/bulk.py). Every request goes to
+127.0.0.1; every server this starts runs under a 2 GiB address-space limit and is stopped at the end."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
-import random
-import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
-CLASS = "BenchNote"
+from bench import report, scenarios, stack
+from bench.bulk import bulk_insert
+from bench.load import Load, Measure, median_run, run_httpx, run_wrk
+from bench.scenarios import NOTE, Server, Sizes
+
+PEER_DIR = stack.ROOT.parent / "shared" / "peer"
+Driver = Callable[[str, Load, float, int], Measure]
 
 
-@dataclass(frozen=True)
-class Target:
-    name: str
-    url: str
-    app_id: str
-    master_key: str
-
-    def headers(self) -> dict[str, str]:
-        return {"X-Parse-Application-Id": self.app_id, "X-Parse-Master-Key": self.master_key,
-                "Content-Type": "application/json"}
+def measure(driver: Driver, url: str, load: Load, args: argparse.Namespace) -> Measure:
+    runs = [driver(url, load, args.seconds, args.connections) for _ in range(args.runs)]
+    return median_run(runs)
 
 
-@dataclass(frozen=True)
-class Result:
-    op: str
-    requests: int
-    seconds: float
-    latencies_ms: list[float]
-    errors: int
-
-    @property
-    def rps(self) -> float:
-        return self.requests / self.seconds if self.seconds else 0.0
-
-    def pct(self, p: float) -> float:
-        if len(self.latencies_ms) == 2 and p in (50, 99):  # wrk's own p50/p99
-            return self.latencies_ms[0 if p == 50 else 1]
-        ordered = sorted(self.latencies_ms)
-        return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] if ordered else float("nan")
+def run_scenarios(server: Server, sizes: Sizes, args: argparse.Namespace, driver: Driver) -> dict[str, Measure]:
+    with httpx.Client(base_url=server.url, timeout=600) as client:
+        t0 = time.perf_counter()
+        seeded = scenarios.seed(client, server, sizes)
+        print(f"{server.name}: seeded in {time.perf_counter() - t0:.1f} s", flush=True)
+    results: dict[str, Measure] = {}
+    for scenario in scenarios.scenarios(server, seeded, sizes):
+        if args.only and scenario.name not in args.only:
+            continue
+        results[scenario.name] = measure(driver, server.url, scenario.load, args)
+        m = results[scenario.name]
+        print(f"  {server.name:28} {scenario.name:10} {m.rps:8.0f} req/s  p99 {m.p99_ms:7.1f} ms  "
+              f"errors {m.errors}", flush=True)
+    return results
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def side_by_side(args: argparse.Namespace, driver: Driver, tmp: Path) -> dict[str, Any]:
+    sizes = scenarios.QUICK if args.quick else Sizes(rows=args.rows, agg_rows=args.agg_rows)
+    out: dict[str, Any] = {"sizes": vars(args) | {"rows": sizes.rows, "agg_rows": sizes.agg_rows}}
+    with stack.ours(tmp / "bench.db", workers=args.workers, log=tmp / "ours.log") as (server, _):
+        ours = run_scenarios(server, sizes, args, driver)
+    print(report.table(server.name, ours))
+    out["sleeplab"] = report.as_json(ours)
+    if args.quick or args.no_peer:
+        return out
+    peer = Server("parse-server 9.10 (PostgreSQL)", args.peer, args.peer_app_id, args.peer_master_key)
+    if not stack.reachable(peer.url):
+        print(f"\npeer not reachable at {peer.url}: use --start-peer (or ../shared/peer/start.sh) to compare")
+        return out
+    theirs = run_scenarios(peer, sizes, args, driver)
+    print(report.table(peer.name, theirs))
+    out["peer"] = report.as_json(theirs)
+    out["ratios"] = report.ratios(ours, theirs)
+    print(report.ratio_table(out["ratios"]))
+    return out
 
 
-def start_ours(workdir: Path) -> tuple[subprocess.Popen[bytes], Target]:
-    port, key = _free_port(), secrets.token_urlsafe(16)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PARSE_SERVER_", "SLEEPLAB_"))}
-    cmd = [sys.executable, "-m", "engine", "serve", "--port", str(port), "--master-key", key, "--app-id", "bench",
-           "--database-uri", f"sqlite:///{workdir}/bench.db", "--schema", str(ROOT / "schema" / "sleeplab.json")]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    target = Target("sleeplab", f"http://127.0.0.1:{port}/parse", "bench", key)
-    for _ in range(200):
-        try:
-            if httpx.get(f"{target.url}/health", timeout=0.5).status_code == 200:
-                return proc, target
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    proc.kill()
-    raise SystemExit("our server did not start")
-
-
-async def _run(op: str, n: int, concurrency: int, call: Callable[[int], Awaitable[httpx.Response]]) -> Result:
-    latencies: list[float] = []
-    errors = 0
-    counter = iter(range(n))
-
-    async def worker() -> None:
-        nonlocal errors
-        for i in counter:
+def scale(args: argparse.Namespace, driver: Driver, tmp: Path) -> dict[str, Any]:
+    """Indexed find and get by id as BenchNote grows 10k -> 1M rows (bulk-inserted into the running server's file)."""
+    levels = [n for n in (10_000, 100_000) if n < args.scale_max] + [args.scale_max]
+    db = tmp / "scale.db"
+    out: dict[str, Any] = {}
+    with stack.ours(db, workers=args.workers, log=tmp / "ours.log") as (server, _), \
+            httpx.Client(base_url=server.url, timeout=600) as client:
+        scenarios.create_class(client, server, NOTE, {"n": {"type": "Number"}, "bucket": {"type": "Number"},
+                                                      "text": {"type": "String"}}, {"bucket_1": {"bucket": 1}})
+        have: list[str] = []
+        for level in levels:
             t0 = time.perf_counter()
-            try:
-                r = await call(i)
-                if r.status_code >= 400:
-                    errors += 1
-            except httpx.HTTPError:
-                errors += 1
-            latencies.append((time.perf_counter() - t0) * 1000)
-
-    start = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return Result(op, n, time.perf_counter() - start, latencies, errors)
-
-
-async def bench(target: Target, n: int, concurrency: int) -> list[Result]:
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=target.url, headers=target.headers(), limits=limits, timeout=30) as c:
-        await c.post(f"/classes/{CLASS}", json={"n": -1, "text": "warm-up"})
-        ids: list[str] = []
-
-        async def create(i: int) -> httpx.Response:
-            r = await c.post(f"/classes/{CLASS}", json={"n": i, "text": f"night {i}", "tags": ["psg", str(i % 7)]})
-            if r.status_code == 201:
-                ids.append(r.json()["objectId"])
-            return r
-
-        results = [await _run("create", n, concurrency, create)]
-        rng = random.Random(7)
-
-        async def get(i: int) -> httpx.Response:
-            return await c.get(f"/classes/{CLASS}/{rng.choice(ids)}")
-
-        async def find(i: int) -> httpx.Response:
-            where = json.dumps({"n": {"$gte": rng.randrange(n)}, "tags": str(i % 7)})
-            return await c.get(f"/classes/{CLASS}", params={"where": where, "limit": "20", "order": "n"})
-
-        async def update(i: int) -> httpx.Response:
-            return await c.put(f"/classes/{CLASS}/{rng.choice(ids)}", json={"n": {"__op": "Increment", "amount": 1}})
-
-        for op, call in (("get", get), ("find", find), ("update", update)):
-            results.append(await _run(op, n, concurrency, call))
-        return results
+            have += bulk_insert(db, NOTE, len(have), level - len(have),
+                                lambda i: {"n": i, "bucket": i // scenarios.BUCKET_ROWS, "text": f"night {i}"})
+            seeded = time.perf_counter() - t0
+            buckets = range(level // scenarios.BUCKET_ROWS)
+            step = max(1, len(buckets) // 1000)
+            find = Load("GET", tuple(f"/classes/{NOTE}?" + httpx.QueryParams(
+                {"where": json.dumps({"bucket": b}), "limit": "100"}).__str__() for b in buckets[::step]),
+                None, server.headers())
+            get = Load("GET", tuple(f"/classes/{NOTE}/{i}" for i in have[::max(1, level // 1000)]), None,
+                       server.headers())
+            row = {"find": measure(driver, server.url, find, args), "get": measure(driver, server.url, get, args)}
+            out[str(level)] = report.as_json(row) | {"seed_seconds": round(seeded, 1)}
+            print(report.table(f"{level} rows (bulk-seeded in {seeded:.1f} s)", row), flush=True)
+    first, last = out[str(levels[0])], out[str(levels[-1])]
+    out["flatness"] = {op: round(last[op]["p99_ms"] / first[op]["p99_ms"], 2) for op in ("find", "get")}
+    print(f"\np99 at {levels[-1]} rows / p99 at {levels[0]} rows: {out['flatness']}  (goal: within 1.5)")
+    return out
 
 
-_WRK_DONE = """
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format('WRK {"requests":%d,"us":%d,"p50":%d,"p99":%d,"errors":%d}\\n', summary.requests,
-    summary.duration, latency:percentile(50), latency:percentile(99),
-    e.connect + e.read + e.write + e.timeout + e.status))
-end
-"""
+def overhead(args: argparse.Namespace, driver: Driver, tmp: Path) -> dict[str, Any]:
+    """Get by id through the engine (master key) and through a bare Starlette route doing the same store call."""
+    db = tmp / "overhead.db"
+    with stack.ours(db, workers=1, log=tmp / "ours.log") as (server, _), \
+            httpx.Client(base_url=server.url, timeout=600) as client:
+        scenarios.create_class(client, server, NOTE, {"n": {"type": "Number"}, "bucket": {"type": "Number"},
+                                                      "text": {"type": "String"}, "tags": {"type": "Array"}})
+        ids = scenarios.batch_create(client, server, NOTE, [{"n": i, "bucket": i // 100, "text": f"night {i}",
+                                                             "tags": ["psg", str(i % 7)]}
+                                                            for i in range(min(args.rows, 10_000))])[:1000]
+        engine = measure(driver, server.url, Load("GET", tuple(f"/classes/{NOTE}/{i}" for i in ids), None,
+                                                  server.headers()), args)
+    with stack.bare(db, NOTE) as url:
+        floor = measure(driver, url, Load("GET", tuple(f"/{i}" for i in ids)), args)
+    rows = {"engine": engine, "bare": floor}
+    print(report.table("get by id: the engine vs a bare Starlette route (same SQLite call), 1 process each", rows))
+    extra = floor.rps / engine.rps - 1 if engine.rps else float("nan")
+    # One saturated process: its time per request is 1/rps, so the difference is the engine's own work.
+    per_request_us = (1 / engine.rps - 1 / floor.rps) * 1e6 if engine.rps and floor.rps else 0
+    print(f"\nserver time per request: engine / bare = {1 + extra:.2f} (goal: at most 1.30); the engine's own "
+          f"work is ~{per_request_us:.0f} us per get")
+    return report.as_json(rows) | {"bare_over_engine_rps": round(floor.rps / engine.rps, 2) if engine.rps else None}
 
 
-def _wrk(target: Target, op: str, method: str, path: str, body: str | None, seconds: int, connections: int) -> Result:
-    lines = [f'wrk.method = "{method}"']
-    for key, value in target.headers().items():
-        lines.append(f'wrk.headers["{key}"] = "{value}"')
-    if body is not None:
-        lines.append(f"wrk.body = {json.dumps(body)}")
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write("\n".join(lines) + _WRK_DONE)
-    try:
-        out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", script.name,
-                              target.url + path], capture_output=True, text=True, timeout=seconds + 30).stdout
-    finally:
-        os.unlink(script.name)
-    stats = json.loads(next(line[4:] for line in out.splitlines() if line.startswith("WRK ")))
-    # wrk reports percentiles, not samples: keep the two we print.
-    return Result(op, stats["requests"], stats["us"] / 1e6, [stats["p50"] / 1000, stats["p99"] / 1000],
-                  stats["errors"])
+def roles(args: argparse.Namespace, driver: Driver, tmp: Path) -> dict[str, Any]:
+    """The signed-in ACL find for a user in no role and for a user in 1000 roles (three levels of inheritance)."""
+    sizes = Sizes(rows=args.rows, agg_rows=0, visits=0)
+    with stack.ours(tmp / "roles.db", workers=args.workers, log=tmp / "ours.log") as (server, _), \
+            httpx.Client(base_url=server.url, timeout=600) as client:
+        seeded = scenarios.seed(client, server, sizes)
+        (_, plain_token), (role_user, role_token) = seeded.owners[0], seeded.owners[1]
+        held = scenarios.seed_roles(client, server, role_user)
+        rows = {"no roles": measure(driver, server.url, scenarios.find_acl(server, plain_token, sizes), args),
+                f"{held} roles": measure(driver, server.url, scenarios.find_acl(server, role_token, sizes), args)}
+    print(report.table("ACL find (indexed, limit 100) by role count", rows))
+    plain, many = rows.values()
+    print(f"\np99 ratio {many.p99_ms / plain.p99_ms:.2f}, req/s ratio {plain.rps / many.rps:.2f} (goal: within 1.5)")
+    return report.as_json(rows) | {"p99_ratio": round(many.p99_ms / plain.p99_ms, 2)}
 
 
-def bench_wrk(target: Target, seconds: int, connections: int) -> list[Result]:
-    h = target.headers()
-    seeded = [httpx.post(f"{target.url}/classes/{CLASS}", headers=h, json={"n": i, "text": f"night {i}",
-                                                                             "tags": ["psg", str(i % 7)]})
-              for i in range(200)]
-    some_id = seeded[0].json()["objectId"]
-    where = json.dumps({"n": {"$gte": 100}, "tags": "3"})
-    query = "?" + str(httpx.QueryParams({"where": where, "limit": "20", "order": "n"}))
-    create_body = json.dumps({"n": 1, "text": "night", "tags": ["psg", "1"]})
-    update_body = json.dumps({"n": {"__op": "Increment", "amount": 1}})
-    return [
-        _wrk(target, "create", "POST", f"/classes/{CLASS}", create_body, seconds, connections),
-        _wrk(target, "get", "GET", f"/classes/{CLASS}/{some_id}", None, seconds, connections),
-        _wrk(target, "find", "GET", f"/classes/{CLASS}{query}", None, seconds, connections),
-        _wrk(target, "update", "PUT", f"/classes/{CLASS}/{some_id}", update_body, seconds, connections),
-    ]
+def _peer(action: str) -> None:
+    script = PEER_DIR / f"{action}.sh"
+    env_cloud = {"PEER_CLOUD": str(Path(__file__).with_name("peer_cloud.js"))}
+    subprocess.run(["bash", str(script), *(["--fresh"] if action == "start" else [])], check=True,
+                   env=dict(os.environ, **env_cloud), timeout=900)
 
 
-def run_target(args: argparse.Namespace, target: Target) -> list[Result]:
-    if args.tool == "wrk":
-        return bench_wrk(target, args.seconds, args.concurrency)
-    return asyncio.run(bench(target, args.requests, args.concurrency))
-
-
-def report(name: str, results: list[Result]) -> None:
-    print(f"\n{name}")
-    print(f"  {'op':8} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
-    for r in results:
-        print(f"  {r.op:8} {r.rps:9.0f} {r.pct(50):8.1f} {r.pct(99):8.1f} {r.errors:7d}")
-
-
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tool", choices=["wrk", "httpx"], default="wrk" if shutil.which("wrk") else "httpx")
-    parser.add_argument("--seconds", type=int, default=10, help="wrk: seconds per operation")
-    parser.add_argument("--requests", type=int, default=2000, help="httpx: requests per operation")
-    parser.add_argument("--concurrency", type=int, default=16)
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="tiny sizes, 1 s per scenario, httpx, no peer")
+    mode.add_argument("--scale", action="store_true", help="find/get p99 from 10k to --scale-max rows")
+    mode.add_argument("--overhead", action="store_true", help="engine vs bare Starlette route, get by id")
+    mode.add_argument("--roles", action="store_true", help="ACL find: 1000 roles vs none")
+    parser.add_argument("--tool", choices=["wrk", "httpx"], default=None)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2, help="our server's --workers")
+    parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument("--agg-rows", type=int, default=100_000)
+    parser.add_argument("--scale-max", type=int, default=1_000_000)
+    parser.add_argument("--only", nargs="*", help="run only these scenarios")
+    parser.add_argument("--no-peer", action="store_true")
+    parser.add_argument("--start-peer", action="store_true", help="start the peer (fresh database) and stop it after")
     parser.add_argument("--peer", default="http://127.0.0.1:1338/parse")
     parser.add_argument("--peer-app-id", default="peer")
     parser.add_argument("--peer-master-key", default="peermaster")
-    parser.add_argument("--json", help="also write the numbers to this file")
-    args = parser.parse_args()
-    if args.requests > 100_000 or args.concurrency > 256 or args.seconds > 120:
-        raise SystemExit("bounded by design: at most 100000 requests per operation and 256 connections")
-    with tempfile.TemporaryDirectory() as tmp:
-        proc, ours = start_ours(Path(tmp))
-        try:
-            our_results = run_target(args, ours)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
-    report("sleeplab (SQLite)", our_results)
-    out = {"sleeplab": {r.op: {"rps": r.rps, "p50": r.pct(50), "p99": r.pct(99), "errors": r.errors}
-                        for r in our_results}}
-    peer = Target("parse-server", args.peer, args.peer_app_id, args.peer_master_key)
+    parser.add_argument("--json", help="write the numbers to this file")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.seconds, args.runs, args.workers = min(args.seconds, 1.0), 1, 1
+        args.tool = args.tool or "httpx"
+    tool = args.tool or ("wrk" if shutil.which("wrk") else "httpx")
+    if args.rows > 1_000_000 or args.agg_rows > 1_000_000 or args.scale_max > 1_000_000 or args.runs > 9:
+        raise SystemExit("bounded by design: at most 1 000 000 rows and 9 runs")
+    driver: Driver = run_wrk if tool == "wrk" else run_httpx
+    print(f"tool {tool}, {args.connections} connections, {args.runs} x {args.seconds:g} s per scenario", flush=True)
+    started_peer = False
     try:
-        httpx.get(f"{peer.url}/health", timeout=1).raise_for_status()
-    except httpx.HTTPError:
-        print(f"\npeer not reachable at {peer.url}: start it with ../shared/peer/start.sh to compare")
-    else:
-        peer_results = run_target(args, peer)
-        report("Parse Server 9.10 (PostgreSQL)", peer_results)
-        out["peer"] = {r.op: {"rps": r.rps, "p50": r.pct(50), "p99": r.pct(99), "errors": r.errors}
-                       for r in peer_results}
-        print(f"\n  {'op':8} {'throughput x':>13} {'p99 ours/peer':>14}")
-        for mine, theirs in zip(our_results, peer_results, strict=True):
-            ratio = mine.rps / theirs.rps if theirs.rps else float("nan")
-            print(f"  {mine.op:8} {ratio:13.2f} {mine.pct(99) / theirs.pct(99):14.2f}")
+        with tempfile.TemporaryDirectory() as tmp_dir:
+            tmp = Path(tmp_dir)
+            if args.scale:
+                out = scale(args, driver, tmp)
+            elif args.overhead:
+                out = overhead(args, driver, tmp)
+            elif args.roles:
+                out = roles(args, driver, tmp)
+            else:
+                if args.start_peer and not args.quick:
+                    _peer("start")
+                    started_peer = True
+                out = side_by_side(args, driver, tmp)
+    finally:
+        if started_peer:
+            _peer("stop")
+    out_meta: Mapping[str, Any] = {"tool": tool, "connections": args.connections, "runs": args.runs,
+                                   "seconds": args.seconds}
     if args.json:
-        Path(args.json).write_text(json.dumps(out, indent=2))
+        Path(args.json).write_text(json.dumps({"meta": out_meta, **out}, indent=2, default=str))
     return 0
 
 

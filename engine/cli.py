@@ -9,7 +9,7 @@ import os
 import resource
 import sys
 import traceback
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
@@ -116,9 +116,6 @@ def serve(settings: Settings, *, livequery_only: bool = False) -> int:
     import uvicorn
 
     from engine.app import create_app, create_livequery_app
-    from engine.http.protocol import protocol_for
-    from livequery.lean import lean_protocol
-    from livequery.protocol import MAX_FRAME
 
     if settings.schema_path and not _check_schema(settings.schema_path):
         return 2
@@ -143,27 +140,80 @@ def serve(settings: Settings, *, livequery_only: bool = False) -> int:
         print("sleeplab livequery needs --live-query-redis-url (PARSE_SERVER_LIVEQUERY_REDIS_URL): it hears writes "
               "only through Redis", file=sys.stderr)
         return 2
+    _raise_open_file_limit(settings.max_connections + settings.max_websockets + 64)
+    what = "LiveQuery websockets" if livequery_only else "serving"
+    if settings.workers != 1:
+        return _serve_workers(settings, livequery_only=livequery_only, what=what)
     try:
         app = create_livequery_app(settings) if livequery_only else create_app(settings)
     except UnsupportedDatabase as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    _raise_open_file_limit(settings.max_connections + settings.max_websockets + 64)
-    what = "LiveQuery websockets" if livequery_only else "serving"
     print(f"sleeplab {what} {settings.public_url()} (app id {settings.app_id})", flush=True)
+    server = uvicorn.Server(_uvicorn_config(settings, app))
+    server.run()
+    return 0 if server.started else 3
+
+
+def _uvicorn_config(settings: Settings, app: Any) -> Any:
+    import uvicorn
+
+    from engine.http.protocol import protocol_for
+    from livequery.lean import lean_protocol
+    from livequery.protocol import MAX_FRAME
+
     # LiveQuery's own lean websocket stack (livequery/lean.py); uvicorn's, through ASGI, where deflate is wanted.
     ws: Any = "websockets-sansio" if settings.ws_per_message_deflate else lean_protocol(
         app.state.engine.livequery, settings.mount_path, settings.ws_ping_interval)
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info", lifespan="on",
-                            access_log=settings.access_log, http=protocol_for(connection_limits(settings)),
-                            ws=ws, ws_max_size=MAX_FRAME,
-                            ws_ping_interval=settings.ws_ping_interval or None,
-                            ws_ping_timeout=settings.ws_ping_interval or None,
-                            ws_per_message_deflate=settings.ws_per_message_deflate,
-                            timeout_keep_alive=settings.keep_alive_timeout)
-    server = uvicorn.Server(config)
-    server.run()
-    return 0 if server.started else 3
+    return uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info", lifespan="on",
+                          access_log=settings.access_log, http=protocol_for(connection_limits(settings)),
+                          ws=ws, ws_max_size=MAX_FRAME,
+                          ws_ping_interval=settings.ws_ping_interval or None,
+                          ws_ping_timeout=settings.ws_ping_interval or None,
+                          ws_per_message_deflate=settings.ws_per_message_deflate,
+                          timeout_keep_alive=settings.keep_alive_timeout)
+
+
+def _serve_workers(settings: Settings, *, livequery_only: bool, what: str) -> int:
+    """`--workers N`: N forked processes on one port (engine/http/workers.py), each building its own app."""
+    import socket
+
+    import uvicorn
+
+    from engine.app import create_app, create_livequery_app
+    from engine.http.workers import WorkerPlan, check_plan, supervise
+
+    plan = WorkerPlan(settings.workers, settings.host, settings.port)
+    problem = check_plan(plan, persistent_store=is_persistent(effective_uri(settings.database_uri)))
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return 2
+    if effective_uri(settings.database_uri).startswith("mongodb"):
+        print("warning: on MongoDB the workers share no change feed yet: a schema or role change made through one "
+              "worker reaches the others' caches within 5 s (their TTL), as in Parse Server's cluster mode",
+              file=sys.stderr)
+    if not settings.live_query_redis_url:
+        print("warning: with --workers and no --live-query-redis-url, a LiveQuery subscriber hears only the writes "
+              "made through its own worker", file=sys.stderr)
+
+    class ReadyServer(uvicorn.Server):
+        def __init__(self, config: uvicorn.Config, ready: Callable[[], None]) -> None:
+            super().__init__(config)
+            self._ready = ready
+
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                self._ready()
+
+    def worker(sock: socket.socket, ready: Callable[[], None]) -> int:
+        app = create_livequery_app(settings) if livequery_only else create_app(settings)
+        server = ReadyServer(_uvicorn_config(settings, app), ready)
+        server.run(sockets=[sock])
+        return 0 if server.started else 3
+
+    print(f"sleeplab {what} {settings.public_url()} (app id {settings.app_id}) with {plan.count} workers", flush=True)
+    return supervise(plan, worker)
 
 
 _PAGE = 1000

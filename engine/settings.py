@@ -182,6 +182,9 @@ class Settings:
         30.0,
     )
     keep_alive_timeout: int = _opt("SLEEPLAB_KEEP_ALIVE_TIMEOUT", "Seconds an idle keep-alive connection is kept.", 5)
+    workers: int = _opt(
+        "SLEEPLAB_WORKERS", "Server processes sharing the port (SO_REUSEPORT), each with its own store connections.", 1,
+    )
     max_connections: int = _opt(
         "SLEEPLAB_MAX_CONNECTIONS", "Most concurrent connections (HTTP and websocket); past it requests get 503.",
         11000,

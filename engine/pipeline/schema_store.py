@@ -28,7 +28,7 @@ from engine.schema.rest import (
     validate_clp,
     validate_index,
 )
-from engine.storage.base import SCHEMA_TOPIC, ChangeFeed, Changes, StorageAdapter, Unset
+from engine.storage.base import SCHEMA_TOPIC, Changes, StorageAdapter, Unset, change_count
 from engine.wire import now
 
 REFRESH_SECONDS = 1.0  # after a miss: another process may have created the class
@@ -49,7 +49,7 @@ class SchemaStore:
         self._loaded_change = -1
 
     def _change_count(self) -> int:
-        return self.storage.change_count(SCHEMA_TOPIC) if isinstance(self.storage, ChangeFeed) else 0
+        return change_count(self.storage, SCHEMA_TOPIC)
 
     def _stale(self, limit: float) -> bool:
         # A store with a change feed says when another process changed the schema: no need to wait out the TTL.

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from engine.query.options import FindOptions
 from engine.query.where import In
 from engine.schema.model import ClassDef
-from engine.storage.base import ROLES_TOPIC, ChangeFeed, StorageAdapter
+from engine.storage.base import ROLES_TOPIC, StorageAdapter, change_count
 
 ROLE_CACHE_SECONDS = 5.0  # Parse's cacheTTL for roles; role writes clear it at once
 _UNLIMITED = FindOptions(limit=None)
@@ -45,7 +45,7 @@ class RoleCache:
     async def roles_for(self, storage: StorageAdapter, roles: ClassDef, user_id: str) -> frozenset[str]:
         # A store with a change feed reports role writes from other processes: an entry filled before the
         # latest one is stale at once rather than after the TTL.
-        change = storage.change_count(ROLES_TOPIC) if isinstance(storage, ChangeFeed) else 0
+        change = change_count(storage, ROLES_TOPIC)
         hit = self._entries.get(user_id)
         now = time.monotonic()
         if hit is not None and now - hit[0] < self.ttl and hit[1] == change:

@@ -17,9 +17,17 @@ from engine.query.deadline import current_deadline
 from engine.query.options import FindOptions
 from engine.query.where import Where
 from engine.schema.model import ClassDef
-from engine.storage.base import DUPLICATE_MESSAGE, INTERNAL_MESSAGE, UNIQUE_OVER_DUPLICATES, Changes, StoredObject
+from engine.storage.base import (
+    DUPLICATE_MESSAGE,
+    INTERNAL_MESSAGE,
+    SCHEMA_TOPIC,
+    UNIQUE_OVER_DUPLICATES,
+    Changes,
+    StoredObject,
+)
 from engine.storage.memory import BUILTIN_UNIQUE, apply_changes
 from engine.storage.sql_compile import Compiler
+from engine.storage.sqlite_changes import ChangeCounters, feed_path, topics_for_class
 from engine.storage.sqlite_codec import (
     INSERT_COLUMNS,
     ROW_COLUMNS,
@@ -163,6 +171,8 @@ class SQLiteAdapter:
         # Tables known to exist: touched on the writer thread after commit, read anywhere (set ops are atomic).
         self._tables: set[str] = set()
         self._committer: GroupCommitter | None = None
+        # Change feed (base.ChangeFeed) shared with every process serving the same file (sqlite_changes.py).
+        self._changes: ChangeCounters | None = None
 
     # ---- connection ----
 
@@ -184,6 +194,7 @@ class SQLiteAdapter:
                 await conn.close()
             raise
         self._writer, self._pool = writer, ReaderPool(readers, self.max_time_ms)
+        self._changes = ChangeCounters(feed_path(self.path))
 
     def _setup_reader(self, conn: sqlite3.Connection) -> None:
         _setup(conn, writer=False)
@@ -195,6 +206,9 @@ class SQLiteAdapter:
         writer, pool = self._writer, self._pool
         self._writer, self._pool = None, None
         self._committer = None
+        changes, self._changes = self._changes, None
+        if changes is not None:
+            changes.close()
         for conn in (*(pool.connections if pool else ()), writer):
             if conn is not None:
                 await conn.close()
@@ -204,15 +218,21 @@ class SQLiteAdapter:
             raise ParseError(ErrorCode.INTERNAL_SERVER_ERROR, "storage is not open")
         return conn
 
-    async def _write(self, action: str, fn: Callable[..., T], *args: Any) -> T:
+    def change_count(self, topic: str) -> int:
+        return self._changes.count(topic) if self._changes is not None else 0
+
+    async def _write(self, action: str, fn: Callable[..., T], *args: Any, topics: tuple[str, ...] = ()) -> T:
         """Run ``fn(conn, created, *args)`` on the writer thread, in a transaction shared with the writes queued
-        beside it (sqlite_commit.py); it returns once that transaction committed."""
+        beside it (sqlite_commit.py); it returns once that transaction committed, after bumping ``topics`` in the
+        change feed so every process's caches see the change before this one is acknowledged."""
         conn = self._connection(self._writer)
         if self._committer is None:
             self._committer = GroupCommitter(lambda job: _call(conn, job), self._tables.update)
         with _guard(action):
             result: T = await self._committer.submit(fn, *args)
-            return result
+        if topics and self._changes is not None:
+            self._changes.bump(topics)
+        return result
 
     async def _read(self, action: str, table: str, fn: Callable[[sqlite3.Connection], T], empty: T) -> T:
         """Run a read on a reader thread, within the query budget (124 past it); a class whose table does not
@@ -303,7 +323,7 @@ class SQLiteAdapter:
                 (cls.name, text),
             )
 
-        await self._write("save_schema", run)
+        await self._write("save_schema", run, topics=(SCHEMA_TOPIC,))
 
     async def drop_class(self, cls: ClassDef) -> None:
         def run(conn: sqlite3.Connection, created: set[str]) -> list[str]:
@@ -317,7 +337,7 @@ class SQLiteAdapter:
             conn.execute(f"DELETE FROM {quote_ident(SCHEMA_TABLE)} WHERE className = ?", (cls.name,))
             return dropped
 
-        for name in await self._write("drop_class", run):
+        for name in await self._write("drop_class", run, topics=(SCHEMA_TOPIC, *topics_for_class(cls.name))):
             self._tables.discard(name)
 
     # ---- objects ----
@@ -331,7 +351,7 @@ class SQLiteAdapter:
             self._ensure_table(conn, created, cls)
             conn.execute(sql, row)
 
-        await self._write("insert", run)
+        await self._write("insert", run, topics=topics_for_class(cls.name))
 
     def _select(self, cls: ClassDef, where: Where, opts: FindOptions) -> tuple[str, dict[str, Any]]:
         compiler = Compiler(cls)
@@ -396,7 +416,7 @@ class SQLiteAdapter:
             # What a later find returns (e.g. a File column keeps only its name).
             return decode_row(cls.name, (*encoded[:3], *encoded[5:]))
 
-        return await self._write("update", run)
+        return await self._write("update", run, topics=topics_for_class(cls.name))
 
     async def delete(self, cls: ClassDef, where: Where) -> int:
         compiler = Compiler(cls)
@@ -407,7 +427,7 @@ class SQLiteAdapter:
                 return 0
             return int(conn.execute(sql, compiler.params).rowcount)
 
-        return await self._write("delete", run)
+        return await self._write("delete", run, topics=topics_for_class(cls.name))
 
     # ---- relations ----
 
@@ -424,7 +444,7 @@ class SQLiteAdapter:
             conn.executemany(f"INSERT OR IGNORE INTO {table} (owningId, relatedId) VALUES (?, ?)",
                              [(owning_id, rid) for rid in related_ids])
 
-        await self._write("add_relation", run)
+        await self._write("add_relation", run, topics=topics_for_class(cls.name))
 
     async def remove_relation(self, cls: ClassDef, key: str, owning_id: str, related_ids: Sequence[str]) -> None:
         name = _join_table(cls, key)
@@ -437,7 +457,7 @@ class SQLiteAdapter:
             if name in self._tables or _table_exists(conn, name):
                 conn.execute(sql, (owning_id, dumps(list(related_ids))))
 
-        await self._write("remove_relation", run)
+        await self._write("remove_relation", run, topics=topics_for_class(cls.name))
 
     async def related_ids(self, cls: ClassDef, key: str, owning_ids: Sequence[str]) -> list[str]:
         return await self._join_column(_join_table(cls, key), "owningId", owning_ids, "relatedId")
