@@ -28,6 +28,7 @@ class Dialect:
     postgres: bool
     value: FieldSql  # the field's SQL value (a pointer's objectId for a pointer)
     pointer: FieldSql  # a pointer field as "Class$objectId" text, NULL when unset
+    present: FieldSql  # 1 when the row has the field (even as null), else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +74,9 @@ def _columns(cls: ClassDef, group: Group, dialect: Dialect) -> tuple[list[str], 
     for i, (name, field) in enumerate(group.keys):
         terms.append(f"{_key_sql(cls, field, dialect)} AS k{i}")
         sortable["_id" if name is None else f"_id.{name}"] = (f"k{i}", cls.fields[field].type in _TEXT)
+    if group.keys and group.keys[0][0] is not None:
+        # An object key leaves out a missing field ({a: "$x"} is {} without x), which groups apart from {a: null}.
+        terms += [f"{dialect.present(field)} AS h{i}" for i, (_, field) in enumerate(group.keys)]
     for i, acc in enumerate(group.accumulators):
         if acc.field is None:
             expr = "count(*)"
@@ -111,7 +115,8 @@ def group_statement(cls: ClassDef, plan: StorePlan, table: str, condition: str, 
     group = plan.group
     assert group is not None
     terms, sortable = _columns(cls, group, dialect)
-    keys = ", ".join(f"k{i}" for i in range(len(group.keys)))
+    named = bool(group.keys) and group.keys[0][0] is not None
+    keys = ", ".join([f"k{i}" for i in range(len(group.keys))] + [f"h{i}" for i in range(len(group.keys) * named)])
     inner = (f"SELECT {', '.join([*terms, 'count(*) AS n'])} FROM {table} WHERE {condition}"
              + (f" GROUP BY {keys}" if keys else ""))
     # Without GROUP BY an aggregate over no rows is still one row; Mongo's $group of nothing is no document.
@@ -133,9 +138,11 @@ def group_statement(cls: ClassDef, plan: StorePlan, table: str, condition: str, 
         elif key_kinds[0][0] is None:
             key = _decode_scalar(key_kinds[0][1], row[0], dialect)
         else:
-            key = {str(name): _decode_scalar(kind, row[i], dialect) for i, (name, kind) in enumerate(key_kinds)}
+            flags = len(key_kinds)
+            key = {str(name): _decode_scalar(kind, row[i], dialect) for i, (name, kind) in enumerate(key_kinds)
+                   if row[flags + i]}
         doc: dict[str, Any] = {"_id": key}
-        offset = len(key_kinds)
+        offset = len(key_kinds) * (2 if named else 1)
         for i, (acc, kind) in enumerate(accs):
             value = row[offset + i]
             if acc.op == "avg":
@@ -179,7 +186,10 @@ def sqlite_dialect(cls: ClassDef) -> Dialect:
         node = head_node(cls, field)
         return f"({node.get(label('className'))} || '$' || {node.get(label('objectId'))})"
 
-    return Dialect(postgres=False, value=value, pointer=pointer)
+    def present(field: str) -> str:
+        return f"({head_node(cls, field).t} IS NOT NULL)"
+
+    return Dialect(postgres=False, value=value, pointer=pointer, present=present)
 
 
 def postgres_dialect(cls: ClassDef) -> Dialect:
@@ -191,4 +201,7 @@ def postgres_dialect(cls: ClassDef) -> Dialect:
         target = cls.fields[field].target_class or ""
         return f"({sql_str(target + '$')} || {quote_ident(field)})"
 
-    return Dialect(postgres=True, value=value, pointer=pointer)
+    def present(field: str) -> str:
+        return f"({quote_ident(field)} IS NOT NULL)"  # a NULL column is an unset field in Parse's layout
+
+    return Dialect(postgres=True, value=value, pointer=pointer, present=present)

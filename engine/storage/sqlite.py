@@ -18,7 +18,6 @@ from engine.query.deadline import current_deadline
 from engine.query.options import FindOptions
 from engine.query.where import Where
 from engine.schema.model import ClassDef
-from engine.wire import Value
 from engine.storage.base import DUPLICATE_MESSAGE, INTERNAL_MESSAGE, UNIQUE_OVER_DUPLICATES, Changes, StoredObject
 from engine.storage.memory import BUILTIN_UNIQUE, apply_changes
 from engine.storage.sql_aggregate import Statement, distinct_statement, group_statement, sqlite_dialect
@@ -36,6 +35,7 @@ from engine.storage.sqlite_commit import GroupCommitter
 from engine.storage.sqlite_functions import register_functions
 from engine.storage.sqlite_nodes import index_expression, quote_ident
 from engine.storage.sqlite_readers import ReaderPool, install_deadline_check, reader_count
+from engine.wire import Value
 
 log = logging.getLogger(__name__)
 
