@@ -10,10 +10,10 @@ from typing import Any
 from engine.errors import ErrorCode, ParseError
 from engine.pipeline.context import RequestContext, Services, require_master
 from engine.query.aggregate import normalize_pipeline, run_pipeline, split_leading_match, to_parse_results
-from engine.query.aggregate_plan import KEY_TYPES, StorePlan, plan_store_stages
 from engine.query.options import FindOptions
 from engine.query.where import MATCH_ALL, Where, conjoin, parse_where
 from engine.schema.model import ClassDef, FieldType
+from engine.storage.aggregate_plan import KEY_TYPES, StorePlan, plan_store_stages
 from engine.storage.base import Aggregating, StoredObject
 from engine.wire import Pointer, encode
 

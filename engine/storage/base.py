@@ -9,10 +9,10 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
 
-from engine.query.aggregate_plan import StorePlan
 from engine.query.options import FindOptions
 from engine.query.where import Path, Where
 from engine.schema.model import ClassDef
+from engine.storage.aggregate_plan import StorePlan
 from engine.wire import ACL, Value
 
 # Messages every adapter answers with, so clients see the same words whatever the store.

@@ -9,11 +9,11 @@ from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from engine.errors import ErrorCode, ParseError
-from engine.query.aggregate_plan import StorePlan
 from engine.query.deadline import query_timeout
 from engine.query.options import FindOptions
 from engine.query.where import Near, Text, Where
 from engine.schema.model import ClassDef, FieldType
+from engine.storage.aggregate_plan import StorePlan
 from engine.storage.base import DUPLICATE_MESSAGE, INTERNAL_MESSAGE, UNIQUE_OVER_DUPLICATES, Changes, StoredObject
 from engine.storage.mongo_aggregate import distinct_pipeline, distinct_value, group_pipeline
 from engine.storage.mongo_codec import (

@@ -1,4 +1,4 @@
-"""A StorePlan (engine.query.aggregate_plan) as a native MongoDB pipeline over Parse Server's layout.
+"""A StorePlan (engine.storage.aggregate_plan) as a native MongoDB pipeline over Parse Server's layout.
 
 Field references are renamed as Parse's MongoStorageAdapter renames them (a pointer `$owner` reads `$_p_owner`,
 which holds "Class$id", the group key form the Python stages use too); the where is the same filter find() sends.
@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.query.aggregate_plan import StorePlan
 from engine.query.where import Where
 from engine.schema.model import ClassDef, FieldType
+from engine.storage.aggregate_plan import StorePlan
 from engine.storage.mongo_codec import field_key
 from engine.storage.mongo_query import translate_where
 from engine.wire import Pointer, Value
@@ -69,4 +69,5 @@ def distinct_value(cls: ClassDef, field: str, value: Any) -> Value:
     if cls.fields[field].type is FieldType.POINTER and isinstance(value, str):
         class_name, _, object_id = value.partition("$")
         return Pointer(class_name, object_id)
-    return value  # type: ignore[no-any-return]
+    decoded: Value = value
+    return decoded

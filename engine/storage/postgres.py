@@ -20,12 +20,12 @@ from typing import Any
 import asyncpg
 
 from engine.errors import ErrorCode, ParseError
-from engine.query.aggregate_plan import StorePlan
 from engine.query.deadline import check_deadline, deadline_after, query_timeout, running_until
 from engine.query.match import matches, near_node, sort_objects
 from engine.query.options import FindOptions
 from engine.query.where import MatchAll, Where
 from engine.schema.model import ClassDef, FieldType
+from engine.storage.aggregate_plan import StorePlan
 from engine.storage.base import (
     DUPLICATE_MESSAGE,
     INTERNAL_MESSAGE,

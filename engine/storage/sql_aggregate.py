@@ -1,4 +1,4 @@
-"""A StorePlan (engine.query.aggregate_plan) as one SQL statement, for SQLite and PostgreSQL alike.
+"""A StorePlan (engine.storage.aggregate_plan) as one SQL statement, for SQLite and PostgreSQL alike.
 
 The adapters say how to read a declared field (SQLite: a JSON path into ``data``; PostgreSQL: its own column)
 and compile the where; this module writes the GROUP BY around them and turns result rows back into the
@@ -12,8 +12,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from engine.query.aggregate_plan import Group, StorePlan
 from engine.schema.model import ClassDef, FieldType
+from engine.storage.aggregate_plan import Group, StorePlan
 from engine.storage.sqlite_nodes import head_node, label, quote_ident, sql_str
 from engine.wire import Pointer, Value
 

@@ -13,11 +13,11 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import aiosqlite
 
 from engine.errors import ErrorCode, ParseError
-from engine.query.aggregate_plan import StorePlan
 from engine.query.deadline import current_deadline
 from engine.query.options import FindOptions
 from engine.query.where import Where
 from engine.schema.model import ClassDef
+from engine.storage.aggregate_plan import StorePlan
 from engine.storage.base import DUPLICATE_MESSAGE, INTERNAL_MESSAGE, UNIQUE_OVER_DUPLICATES, Changes, StoredObject
 from engine.storage.memory import BUILTIN_UNIQUE, apply_changes
 from engine.storage.sql_aggregate import Statement, distinct_statement, group_statement, sqlite_dialect
@@ -382,13 +382,15 @@ class SQLiteAdapter:
     async def aggregate(self, cls: ClassDef, plan: StorePlan) -> list[dict[str, Any]] | None:
         compiler = Compiler(cls)
         stmt = group_statement(cls, plan, quote_ident(cls.name), compiler.where(plan.where), sqlite_dialect(cls))
-        return await self._read("aggregate", cls.name, lambda conn: _run_statement(conn, stmt, compiler.params), [])
+        empty: list[dict[str, Any]] | None = []
+        return await self._read("aggregate", cls.name, lambda conn: _run_statement(conn, stmt, compiler.params), empty)
 
     async def distinct(self, cls: ClassDef, where: Where, field: str) -> list[Value] | None:
         compiler = Compiler(cls)
         stmt = distinct_statement(cls, field, quote_ident(cls.name), compiler.where(where), "min(rowid)",
                                   sqlite_dialect(cls))
-        docs = await self._read("distinct", cls.name, lambda conn: _run_statement(conn, stmt, compiler.params), [])
+        empty: list[dict[str, Any]] | None = []
+        docs = await self._read("distinct", cls.name, lambda conn: _run_statement(conn, stmt, compiler.params), empty)
         return None if docs is None else [d["v"] for d in docs]
 
     async def update(self, cls: ClassDef, where: Where, changes: Changes) -> StoredObject | None:

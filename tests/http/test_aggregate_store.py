@@ -185,7 +185,7 @@ async def test_distinct_in_the_store(seeded: tuple[Any, Api], monkeypatch: pytes
 
 async def test_still_master_only_and_bounded(seeded: tuple[Any, Api]) -> None:
     _, api = seeded
-    r = await api.client.get(f"/parse/aggregate/Tally?distinct=team", headers=api.headers())
+    r = await api.client.get("/parse/aggregate/Tally?distinct=team", headers=api.headers())
     assert r.status_code == 403 and r.json()["code"] == 119
     pipeline = quote(json.dumps([{"$limit": 1}] * 101))
     r = await api.client.get(f"/parse/aggregate/Tally?pipeline={pipeline}", headers=api.headers(master=True))
