@@ -190,3 +190,45 @@ async def test_still_master_only_and_bounded(seeded: tuple[Any, Api]) -> None:
     pipeline = quote(json.dumps([{"$limit": 1}] * 101))
     r = await api.client.get(f"/parse/aggregate/Tally?pipeline={pipeline}", headers=api.headers(master=True))
     assert r.status_code == 400 and r.json()["code"] == 102
+
+
+async def test_mongo_pipeline_uses_parse_layout_names_and_max_time_ms() -> None:
+    """The native pipeline reads Parse Server's columns (`_p_owner`) and carries maxTimeMS, as Parse sends it."""
+    from datetime import UTC, datetime
+
+    from mongomock_motor import AsyncMongoMockClient
+
+    from engine.query.where import Compare
+    from engine.schema.model import ClassDef, FieldDef, FieldType
+    from engine.storage.aggregate_plan import Accumulator, Group, StorePlan
+    from engine.storage.base import StoredObject, freeze
+    from engine.storage.mongo import MongoAdapter
+    from engine.wire import Pointer
+
+    adapter = MongoAdapter("mongodb://127.0.0.1/agg", client=AsyncMongoMockClient(), max_time_ms=750)
+    cls = ClassDef("Tally", {"owner": FieldDef(FieldType.POINTER, "_User"), "score": FieldDef(FieldType.NUMBER)})
+    await adapter.save_schema(cls)
+    now = datetime.now(UTC)
+    for i, (owner, score) in enumerate((("u1", 2), ("u1", 3), ("u2", 9))):
+        await adapter.create(cls, StoredObject("Tally", f"o{i}", now, now,
+                                               fields=freeze({"owner": Pointer("_User", owner), "score": score})))
+    sent: list[tuple[Any, dict[str, Any]]] = []
+    real = adapter._collection
+
+    class Spy:
+        def __init__(self, coll: Any) -> None:
+            self.coll = coll
+
+        def aggregate(self, pipeline: Any, **kw: Any) -> Any:
+            sent.append((pipeline, kw))
+            return self.coll.aggregate(pipeline, **kw)
+
+    adapter._collection = lambda name: Spy(real(name))  # type: ignore[method-assign]
+    plan = StorePlan(Compare(("score",), "gt", 1), Group(((None, "owner"),), (Accumulator("s", "sum", "score"),)),
+                     sort=(("s", True),))
+    assert await adapter.aggregate(cls, plan) == [{"_id": "_User$u2", "s": 9}, {"_id": "_User$u1", "s": 5}]
+    pipeline, kw = sent[0]
+    assert kw == {"maxTimeMS": 750}
+    assert pipeline[0] == {"$match": {"score": {"$gt": 1}}}
+    assert pipeline[1]["$group"]["_id"] == "$_p_owner" and pipeline[1]["$group"]["s"] == {"$sum": "$score"}
+    assert await adapter.distinct(cls, plan.where, "owner") == [Pointer("_User", "u1"), Pointer("_User", "u2")]
