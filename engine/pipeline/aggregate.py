@@ -13,7 +13,7 @@ from engine.query.aggregate import normalize_pipeline, run_pipeline, split_leadi
 from engine.query.options import FindOptions
 from engine.query.where import MATCH_ALL, Where, conjoin, parse_where
 from engine.schema.model import ClassDef, FieldType
-from engine.storage.aggregate_plan import KEY_TYPES, StorePlan, plan_store_stages
+from engine.storage.aggregate_plan import KEY_TYPES, StorePlan, plan_store_stages, rows_window
 from engine.storage.base import Aggregating, StoredObject
 from engine.wire import Pointer, encode
 
@@ -102,6 +102,13 @@ async def run_aggregate(
     narrowed = _pushdown(cls, match)
     if extra is not None:
         narrowed = conjoin(narrowed, extra)
+    # With the `$match` exact in the store, a `$sort`/`$skip`/`$limit` after it is the store's ORDER BY/LIMIT too.
+    window = rows_window(cls, rest) if exact is not None else None
+    if window is not None:
+        opts, taken = window
+        rows = await svc.storage.find(cls, narrowed, opts)
+        results = run_pipeline([_document(r) for r in rows], rest[taken:])
+        return to_parse_results(results, stages, pointer_fields=pointers, file_url=svc.file_url)
     rows = await svc.storage.find(cls, narrowed, ALL)
     results = run_pipeline([_document(r) for r in rows], stages)
     return to_parse_results(results, stages, pointer_fields=pointers, file_url=svc.file_url)

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from engine.query.options import FindOptions, SortKey
 from engine.query.where import Where
 from engine.schema.model import ClassDef, FieldType
 
@@ -180,3 +181,39 @@ def plan_store_stages(cls: ClassDef, where: Where, rest: Sequence[Mapping[str, A
     if group is None and count is None:
         return None
     return StorePlan(where, group, sort, skip, limit, count, taken)
+
+
+# Raw rows sort alike in the store's find() and in the Python $sort for these (a pointer is "Class$id" text in a
+# pipeline document but a Pointer to find, so it is left out).
+_ROW_SORTABLE: Final = frozenset({FieldType.STRING, FieldType.NUMBER, FieldType.BOOLEAN, FieldType.DATE})
+_BUILTIN_SORTS: Final = frozenset({"objectId", "createdAt", "updatedAt"})
+
+
+def rows_window(cls: ClassDef, rest: Sequence[Mapping[str, Any]]) -> tuple[FindOptions, int] | None:
+    """A `$sort`? `$skip`? `$limit` right after the leading `$match`, as the find options that fetch only those rows
+    (the store's ORDER BY/LIMIT), with the number of stages they cover; None without a `$limit` to bound it."""
+    order: tuple[SortKey, ...] = ()
+    skip, taken = 0, 0
+    stages = list(rest)
+    if stages and "$sort" in stages[0]:
+        spec = stages[0]["$sort"]
+        if not isinstance(spec, Mapping) or not spec:
+            return None
+        keys: list[SortKey] = []
+        for key, direction in spec.items():
+            fdef = cls.fields.get(key) if isinstance(key, str) and not key.startswith("_") else None
+            if isinstance(direction, bool) or direction not in (1, -1) or not (
+                    key in _BUILTIN_SORTS or (fdef is not None and fdef.type in _ROW_SORTABLE)):
+                return None
+            keys.append(SortKey((key,), direction == -1))
+        order, taken = tuple(keys), 1
+    if len(stages) > taken and "$skip" in stages[taken]:
+        n = _whole(stages[taken]["$skip"], 0)
+        if n is None:
+            return None
+        skip, taken = n, taken + 1
+    if len(stages) > taken and "$limit" in stages[taken]:
+        limit = _whole(stages[taken]["$limit"], 1)
+        if limit is not None:
+            return FindOptions(limit=limit, skip=skip, order=order), taken + 1
+    return None

@@ -55,6 +55,7 @@ async def _both(api: Api, params: dict[str, Any], monkeypatch: pytest.MonkeyPatc
     with monkeypatch.context() as m:
         m.setattr(aggregate_pipeline, "plan_store_stages", lambda *_a: None)
         m.setattr(aggregate_pipeline, "Aggregating", type("Never", (), {}))
+        m.setattr(aggregate_pipeline, "rows_window", lambda *_a: None)
         python = await _agg(api, params)
     # Groups come in no defined order (in Mongo either) unless the pipeline sorts them.
     ordered = "$sort" in json.dumps(params.get("pipeline"))
@@ -166,6 +167,26 @@ async def test_untranslatable_stages_fall_back_with_the_same_answer(seeded: tupl
         [{"$sort": {"score": 1}}, {"$limit": 2}, {"$project": {"name": 1}}],
     ):
         await _both(api, {"pipeline": pipeline}, monkeypatch)
+
+
+async def test_sort_and_limit_of_raw_rows_fetch_only_those_rows(seeded: tuple[Any, Api],
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    app, api = seeded
+    pipeline = [{"$match": {"ok": True}}, {"$sort": {"score": -1}}, {"$skip": 1}, {"$limit": 2},
+                {"$project": {"name": 1, "_id": 0}}]
+    assert await _both(api, {"pipeline": pipeline}, monkeypatch) == [{"name": "a"}, {"name": "d"}]
+    latest = [{"$sort": {"createdAt": -1, "name": -1}}, {"$limit": 1}, {"$project": {"name": 1, "_id": 0}}]
+    assert await _both(api, {"pipeline": latest}, monkeypatch) == [{"name": "e"}]
+    storage = app.state.engine.storage
+    real, limits = storage.find, []
+
+    async def spy(cls: Any, where: Any, opts: Any) -> Any:
+        limits.append(opts.limit)
+        return await real(cls, where, opts)
+
+    monkeypatch.setattr(storage, "find", spy)
+    assert await _agg(api, {"pipeline": pipeline}) == [{"name": "a"}, {"name": "d"}]
+    assert limits == [2]  # the store's LIMIT, not the whole class
 
 
 async def test_distinct_in_the_store(seeded: tuple[Any, Api], monkeypatch: pytest.MonkeyPatch) -> None:

@@ -63,3 +63,18 @@ def test_without_a_group_only_a_count_is_taken() -> None:
     assert plan({"$sort": {"score": 1}}, {"$count": "n"}) is None
     assert plan({"$limit": 2}) is None
     assert plan() is None
+
+
+def test_a_raw_row_window_needs_a_limit_and_sortable_keys() -> None:
+    from engine.query.options import SortKey
+    from engine.storage.aggregate_plan import rows_window
+
+    opts, taken = rows_window(CLS, [{"$sort": {"score": -1, "createdAt": 1}}, {"$skip": 3}, {"$limit": 2},
+                                    {"$project": {"team": 1}}])
+    assert taken == 3 and (opts.limit, opts.skip) == (2, 3)
+    assert opts.order == (SortKey(("score",), True), SortKey(("createdAt",), False))
+    assert rows_window(CLS, [{"$limit": 5}])[0].limit == 5
+    assert rows_window(CLS, [{"$sort": {"score": 1}}]) is None  # unbounded: nothing saved
+    assert rows_window(CLS, [{"$sort": {"owner": 1}}, {"$limit": 1}]) is None  # a pointer sorts as text in Python
+    assert rows_window(CLS, [{"$sort": {"_p_owner": 1}}, {"$limit": 1}]) is None
+    assert rows_window(CLS, [{"$limit": 2}, {"$skip": 1}]) is not None  # $limit alone; the $skip stays in Python
