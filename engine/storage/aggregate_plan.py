@@ -21,6 +21,9 @@ KEY_TYPES: Final = frozenset({FieldType.STRING, FieldType.NUMBER, FieldType.BOOL
 # $sum/$avg read numbers only (Mongo skips anything else); $min/$max also order strings, by code point.
 _SUMMABLE: Final = frozenset({FieldType.NUMBER})
 _ORDERABLE: Final = frozenset({FieldType.NUMBER, FieldType.STRING})
+# Terms one GROUP BY may carry: far above a report's needs, far below SQLite's 2000 columns and PostgreSQL's 1664;
+# a wider $group runs in Python (it is still bounded by the pipeline's size).
+MAX_GROUP_TERMS: Final = 200
 _OPS: Final = {"$sum": "sum", "$avg": "avg", "$min": "min", "$max": "max"}
 
 
@@ -109,6 +112,8 @@ def _group(cls: ClassDef, spec: Any) -> Group | None:
         if op not in _OPS or typed is None or typed[1] not in allowed:
             return None
         accumulators.append(Accumulator(name, _OPS[op], typed[0]))
+    if 2 * len(keys) + len(accumulators) > MAX_GROUP_TERMS:
+        return None
     return Group(tuple(keys), tuple(accumulators))
 
 

@@ -78,3 +78,11 @@ def test_a_raw_row_window_needs_a_limit_and_sortable_keys() -> None:
     assert rows_window(CLS, [{"$sort": {"owner": 1}}, {"$limit": 1}]) is None  # a pointer sorts as text in Python
     assert rows_window(CLS, [{"$sort": {"_p_owner": 1}}, {"$limit": 1}]) is None
     assert rows_window(CLS, [{"$limit": 2}, {"$skip": 1}]) is not None  # $limit alone; the $skip stays in Python
+
+
+def test_a_group_wider_than_a_statement_should_carry_runs_in_python() -> None:
+    from engine.storage.aggregate_plan import MAX_GROUP_TERMS
+
+    wide = {f"s{i}": {"$sum": "$score"} for i in range(MAX_GROUP_TERMS)}
+    assert plan({"$group": {"_id": "$team", **wide}}) is None
+    assert plan({"$group": {"_id": None, **wide}}) is not None
