@@ -129,8 +129,12 @@ def _sort(group: Group, spec: Any) -> tuple[tuple[str, bool], ...] | None:
     return tuple(out)
 
 
+# Stores bind 64-bit integers; a larger $skip/$limit (legal in a pipeline) stays with the Python stages.
+_MAX_WINDOW: Final = 2**53 - 1
+
+
 def _whole(value: Any, minimum: int) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not minimum <= value <= _MAX_WINDOW:
         return None
     return int(value) if float(value).is_integer() else None
 

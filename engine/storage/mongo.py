@@ -294,7 +294,9 @@ class MongoAdapter:
     # ---- aggregation (mongo_aggregate.py writes the pipelines) ----
 
     async def aggregate(self, cls: ClassDef, plan: StorePlan) -> list[dict[str, Any]] | None:
-        return await self._aggregate(cls, plan.where, group_pipeline(cls, plan))
+        docs = await self._aggregate(cls, plan.where, group_pipeline(cls, plan))
+        # MongoDB's $count of nothing is no document; mongomock answers a count of 0.
+        return [d for d in docs if plan.count is None or d.get(plan.count)]
 
     async def distinct(self, cls: ClassDef, where: Where, field: str) -> list[Value] | None:
         docs = await self._aggregate(cls, where, distinct_pipeline(cls, where, field))

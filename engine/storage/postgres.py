@@ -539,7 +539,7 @@ class PostgresAdapter:
 
     async def distinct(self, cls: ClassDef, where: Where, field: str) -> list[Value] | None:
         docs = await self._run_aggregate("distinct", cls, where, [field], lambda condition: distinct_statement(
-            cls, field, quote_ident(cls.name), condition, 'min("createdAt")', postgres_dialect(cls)))
+            cls, field, quote_ident(cls.name), condition, postgres_dialect(cls)))
         return None if docs is None else [d["v"] for d in docs]
 
     async def _run_aggregate(self, action: str, cls: ClassDef, where: Where, fields: Sequence[str],

@@ -29,6 +29,7 @@ class Dialect:
     value: FieldSql  # the field's SQL value (a pointer's objectId for a pointer)
     pointer: FieldSql  # a pointer field as "Class$objectId" text, NULL when unset
     present: FieldSql  # 1 when the row has the field (even as null), else 0
+    first_seen: str  # an aggregate of the rows' storage order: groups (and ties) come in the order find() meets them
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,20 +79,21 @@ def _columns(cls: ClassDef, group: Group, dialect: Dialect) -> tuple[list[str], 
         # An object key leaves out a missing field ({a: "$x"} is {} without x), which groups apart from {a: null}.
         terms += [f"{dialect.present(field)} AS h{i}" for i, (_, field) in enumerate(group.keys)]
     for i, acc in enumerate(group.accumulators):
+        text = acc.field is not None and cls.fields[acc.field].type in _TEXT and acc.op in ("min", "max")
+        sortable[acc.name] = (f"a{i}", text)
         if acc.field is None:
-            expr = "count(*)"
+            terms.append(f"count(*) AS a{i}")
+            continue
+        value = dialect.value(acc.field)
+        if acc.op == "sum":
+            terms.append(f"coalesce(sum({value}), 0) AS a{i}")  # Mongo's sum of nothing is 0
+            if dialect.postgres:
+                # A double column's sum is a double; it is an integer when every value summed was one.
+                terms.append(f"coalesce(bool_or({value} <> trunc({value})), false) AS f{i}")
+        elif acc.op == "avg":
+            terms.append(f"avg({value}) AS a{i}")
         else:
-            value = dialect.value(acc.field)
-            text = cls.fields[acc.field].type in _TEXT
-            if acc.op == "sum":
-                expr = f"coalesce(sum({value}), 0)"  # Mongo's sum of nothing is 0
-            elif acc.op == "avg":
-                expr = f"avg({value})"
-            else:
-                expr = f"{acc.op}({_text(value, dialect) if text else value})"
-            sortable[acc.name] = (f"a{i}", text and acc.op in ("min", "max"))
-        sortable.setdefault(acc.name, (f"a{i}", False))
-        terms.append(f"{expr} AS a{i}")
+            terms.append(f"{acc.op}({_text(value, dialect) if text else value}) AS a{i}")
     return terms, sortable
 
 
@@ -107,7 +109,9 @@ def _order(plan: StorePlan, sortable: Mapping[str, tuple[str, bool]], dialect: D
         else:
             ref += " DESC" if descending else ""
         terms.append(ref)
-    return f" ORDER BY {', '.join(terms)}" if terms else ""
+    # Ties (and an unsorted output) in the order the Python stages' stable sort over find()'s rows gives.
+    terms.append("g.o")
+    return f" ORDER BY {', '.join(terms)}"
 
 
 def group_statement(cls: ClassDef, plan: StorePlan, table: str, condition: str, dialect: Dialect) -> Statement:
@@ -117,8 +121,8 @@ def group_statement(cls: ClassDef, plan: StorePlan, table: str, condition: str, 
     terms, sortable = _columns(cls, group, dialect)
     named = bool(group.keys) and group.keys[0][0] is not None
     keys = ", ".join([f"k{i}" for i in range(len(group.keys))] + [f"h{i}" for i in range(len(group.keys) * named)])
-    inner = (f"SELECT {', '.join([*terms, 'count(*) AS n'])} FROM {table} WHERE {condition}"
-             + (f" GROUP BY {keys}" if keys else ""))
+    columns = ", ".join([*terms, "count(*) AS n", f"{dialect.first_seen} AS o"])
+    inner = f"SELECT {columns} FROM {table} WHERE {condition}" + (f" GROUP BY {keys}" if keys else "")
     # Without GROUP BY an aggregate over no rows is still one row; Mongo's $group of nothing is no document.
     sql = f"SELECT * FROM ({inner}) AS g WHERE g.n > 0" + _order(plan, sortable, dialect)
     if plan.limit is not None or plan.skip:
@@ -131,6 +135,7 @@ def group_statement(cls: ClassDef, plan: StorePlan, table: str, condition: str, 
 
     key_kinds = [(name, cls.fields[field].type) for name, field in group.keys]
     accs = [(acc, cls.fields[acc.field].type if acc.field else FieldType.NUMBER) for acc in group.accumulators]
+    fractional_flag = dialect.postgres  # PostgreSQL sums carry a "some value had a fraction" column after them
 
     def decode(row: Sequence[Any]) -> dict[str, Any]:
         if not key_kinds:
@@ -142,13 +147,18 @@ def group_statement(cls: ClassDef, plan: StorePlan, table: str, condition: str, 
             key = {str(name): _decode_scalar(kind, row[i], dialect) for i, (name, kind) in enumerate(key_kinds)
                    if row[flags + i]}
         doc: dict[str, Any] = {"_id": key}
-        offset = len(key_kinds) * (2 if named else 1)
-        for i, (acc, kind) in enumerate(accs):
-            value = row[offset + i]
+        at = len(key_kinds) * (2 if named else 1)
+        for acc, kind in accs:
+            value = row[at]
+            at += 1
             if acc.op == "avg":
                 doc[acc.name] = None if value is None else float(value)
             elif acc.op == "count":
                 doc[acc.name] = int(value)
+            elif acc.op == "sum" and fractional_flag:
+                fractional = row[at]
+                at += 1
+                doc[acc.name] = float(value) if fractional else _number(value, dialect)
             else:
                 doc[acc.name] = _decode_scalar(kind, value, dialect)
         return doc
@@ -156,13 +166,11 @@ def group_statement(cls: ClassDef, plan: StorePlan, table: str, condition: str, 
     return Statement(sql, decode)
 
 
-def distinct_statement(cls: ClassDef, field: str, table: str, condition: str, first_seen: str,
-                       dialect: Dialect) -> Statement:
-    """The distinct non-null values of ``field``, ordered by ``first_seen`` (an aggregate of the rows' storage
-    order, e.g. ``min(rowid)``) so they come in the order a scan would meet them."""
+def distinct_statement(cls: ClassDef, field: str, table: str, condition: str, dialect: Dialect) -> Statement:
+    """The distinct non-null values of ``field``, in the order find() meets their first rows."""
     kind = cls.fields[field].type
     expr = _key_sql(cls, field, dialect)
-    sql = (f"SELECT v FROM (SELECT {expr} AS v, {first_seen} AS o FROM {table} WHERE {condition} "
+    sql = (f"SELECT v FROM (SELECT {expr} AS v, {dialect.first_seen} AS o FROM {table} WHERE {condition} "
            f"GROUP BY v) AS d WHERE v IS NOT NULL ORDER BY o")
 
     def decode(row: Sequence[Any]) -> dict[str, Any]:
@@ -189,7 +197,7 @@ def sqlite_dialect(cls: ClassDef) -> Dialect:
     def present(field: str) -> str:
         return f"({head_node(cls, field).t} IS NOT NULL)"
 
-    return Dialect(postgres=False, value=value, pointer=pointer, present=present)
+    return Dialect(postgres=False, value=value, pointer=pointer, present=present, first_seen="min(rowid)")
 
 
 def postgres_dialect(cls: ClassDef) -> Dialect:
@@ -204,4 +212,5 @@ def postgres_dialect(cls: ClassDef) -> Dialect:
     def present(field: str) -> str:
         return f"({quote_ident(field)} IS NOT NULL)"  # a NULL column is an unset field in Parse's layout
 
-    return Dialect(postgres=True, value=value, pointer=pointer, present=present)
+    return Dialect(postgres=True, value=value, pointer=pointer, present=present,
+                   first_seen='min("createdAt")')

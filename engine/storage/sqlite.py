@@ -387,8 +387,7 @@ class SQLiteAdapter:
 
     async def distinct(self, cls: ClassDef, where: Where, field: str) -> list[Value] | None:
         compiler = Compiler(cls)
-        stmt = distinct_statement(cls, field, quote_ident(cls.name), compiler.where(where), "min(rowid)",
-                                  sqlite_dialect(cls))
+        stmt = distinct_statement(cls, field, quote_ident(cls.name), compiler.where(where), sqlite_dialect(cls))
         empty: list[dict[str, Any]] | None = []
         docs = await self._read("distinct", cls.name, lambda conn: _run_statement(conn, stmt, compiler.params), empty)
         return None if docs is None else [d["v"] for d in docs]

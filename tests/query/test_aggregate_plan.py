@@ -86,3 +86,13 @@ def test_a_group_wider_than_a_statement_should_carry_runs_in_python() -> None:
     wide = {f"s{i}": {"$sum": "$score"} for i in range(MAX_GROUP_TERMS)}
     assert plan({"$group": {"_id": "$team", **wide}}) is None
     assert plan({"$group": {"_id": None, **wide}}) is not None
+
+
+def test_a_skip_or_limit_past_what_stores_bind_stays_in_python() -> None:
+    from engine.storage.aggregate_plan import rows_window
+
+    huge = 10**30
+    assert rows_window(CLS, [{"$limit": huge}]) is None
+    assert rows_window(CLS, [{"$skip": huge}, {"$limit": 1}]) is None
+    assert plan(GROUP, {"$limit": huge}).consumed == 1
+    assert plan(GROUP, {"$skip": float(huge)}).consumed == 1
