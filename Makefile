@@ -3,6 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 STAMP := $(VENV)/.installed
 JS_STAMP := tests/js/node_modules/.installed
+DASHBOARD_STAMP := tests/dashboard/node_modules/.installed
 
 .PHONY: serve test lint install system
 
@@ -16,10 +17,15 @@ $(JS_STAMP): tests/js/package.json tests/js/package-lock.json
 	cd tests/js && npm ci --no-audit --no-fund --loglevel=error
 	touch $(JS_STAMP)
 
+# Parse Dashboard, pinned, for tests/browser/test_dashboard.py.
+$(DASHBOARD_STAMP): tests/dashboard/package.json tests/dashboard/package-lock.json
+	cd tests/dashboard && npm ci --no-audit --no-fund --loglevel=error
+	touch $(DASHBOARD_STAMP)
+
 system:
 	./.ci/system-packages.sh
 
-install: system $(STAMP) $(JS_STAMP)
+install: system $(STAMP) $(JS_STAMP) $(DASHBOARD_STAMP)
 
 serve: $(STAMP)
 	PARSE_SERVER_CLOUD="$${PARSE_SERVER_CLOUD:-hooks}" $(VENV)/bin/sleeplab serve

@@ -19,6 +19,8 @@ from engine.graphql.endpoint import GraphQLEndpoint
 from engine.http import files as files_http
 from engine.http.cors import CORSMiddleware
 from engine.http.edge import handle
+from engine.http.static_app import view_routes
+from engine.logbook import LogBook, LogBookHandler, Scrubber, attach, detach
 from engine.mail import load_mail_adapter
 from engine.pipeline.context import Services
 from engine.pipeline.data_access import pipeline_access
@@ -26,6 +28,7 @@ from engine.pipeline.jobs import run_start_hooks
 from engine.pipeline.live_hooks import PipelineLiveHooks
 from engine.pipeline.schema_store import SchemaStore
 from engine.pipeline.sessions import lookup_session
+from engine.pipeline.webhook_store import load_webhooks
 from engine.schema.loader import load_schema_file
 from engine.schema.model import ClassDef
 from engine.security.auth import Auth
@@ -50,8 +53,11 @@ class Engine:
         self.cloud = Cloud(settings.app_id)
         self.files = _files(settings, self.storage)
         # The hook data API is the pipeline's own door, injected here so the pipeline never imports it back.
+        self.logbook = LogBook(settings.log_ring_size, _scrubber(settings), settings.log_file)
         self.services = Services(settings, self.storage, self.schemas, mailer=load_mail_adapter(settings.mail_adapter),
-                                 cloud=self.cloud, data_access=pipeline_access, files=self.files)
+                                 cloud=self.cloud, data_access=pipeline_access, files=self.files,
+                                 logbook=self.logbook)
+        self._log_handler: LogBookHandler | None = None
         self.livequery = LiveQueryServer(settings, self.schemas.get, self._lookup_session,
                                          hooks=PipelineLiveHooks(self.services), file_url=self.services.file_url)
         self.started = False
@@ -65,11 +71,13 @@ class Engine:
         return load_schema_file(Path(self.settings.schema_path))
 
     async def start(self) -> list[str]:
+        self._log_handler = attach(self.logbook)
         load_hooks(self.cloud, self.settings.cloud)
         await self.storage.open()
         await self.files.open()
         await self.schemas.load()
         changes = await self.schemas.provision(self.declared_classes())
+        await load_webhooks(self.services)  # after the Python hooks, which win a name clash
         await run_start_hooks(self.services)
         await self.livequery.start()
         self.services.events.subscribe(self.livequery.publish, self.livequery.wants)
@@ -81,7 +89,17 @@ class Engine:
         await self.livequery.stop()
         await self.storage.aclose()
         await self.files.aclose()
+        if self._log_handler is not None:
+            detach(self._log_handler)
+            self._log_handler = None
         self.started = False
+
+
+def _scrubber(settings: Settings) -> Scrubber:
+    # Every key this server holds; tokens and password fields are recognised by the scrubber itself.
+    return Scrubber((settings.master_key, settings.read_only_master_key, settings.webhook_key, settings.file_key,
+                     settings.rest_api_key, settings.javascript_key, settings.client_key, settings.dotnet_key,
+                     *settings.file_old_keys))
 
 
 def _files(settings: Settings, storage: StorageAdapter) -> FileService:
@@ -116,6 +134,7 @@ def create_app(settings: Settings, storage: StorageAdapter | None = None) -> Sta
         Route(mount, endpoint, methods=METHODS),
         Route(mount + "/{rest:path}", endpoint, methods=METHODS),
         *engine.livequery.routes(mount),  # websocket scopes only: the HTTP routes above never match them
+        *view_routes(settings),  # the starter web views at /app/
     ]
     if settings.mount_graphql:
         graphql = GraphQLEndpoint(engine.services)

@@ -40,6 +40,7 @@ class ErrorCode(IntEnum):
     SCRIPT_FAILED = 141
     VALIDATION_ERROR = 142
     INVALID_IMAGE_DATA = 143
+    WEBHOOK_ERROR = 143  # the same number: Parse Server's HooksController answers hook errors with it
     UNSAVED_FILE_ERROR = 151
     INVALID_PUSH_TIME_ERROR = 152
     FILE_DELETE_ERROR = 153

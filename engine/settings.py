@@ -153,6 +153,9 @@ class Settings:
     file_url_ttl: int = _opt("SLEEPLAB_FILE_URL_TTL", "Seconds a signed file URL stays valid.", 3600)
     mount_graphql: bool = _opt("PARSE_SERVER_MOUNT_GRAPHQL", "Serve the GraphQL API beside the REST mount.", True)
     graphql_path: str = _opt("PARSE_SERVER_GRAPHQL_PATH", "Path the GraphQL API is served at (app root).", "/graphql")
+    serve_views: bool = _opt(
+        "SLEEPLAB_SERVE_VIEWS", "Serve the starter patient and provider web views (web/app/) at /app/.", True,
+    )
     graphql_public_introspection: bool = _opt(
         "PARSE_SERVER_GRAPHQL_PUBLIC_INTROSPECTION", "Let callers without the master key introspect the GraphQL "
         "schema.", False,
@@ -205,6 +208,21 @@ class Settings:
         "SLEEPLAB_WS_PER_MESSAGE_DEFLATE", "Negotiate permessage-deflate on websockets (costs ~40 KB per socket; "
         "off, as in Parse Server's ws).", False,
     )
+
+    # The server's log as /scriptlog serves it (engine/logbook.py) and outbound webhooks (engine/cloud/webhooks.py).
+    log_ring_size: int = _opt("SLEEPLAB_LOG_RING_SIZE", "Log entries kept in memory for /scriptlog (the Dashboard's "
+                              "Logs page).", 1000)
+    log_file: str = _opt("SLEEPLAB_LOG_FILE", "Also append those entries (scrubbed JSON lines, rotated at 10 MB) to "
+                         "this file.", "")
+    webhook_key: str = _opt("PARSE_SERVER_WEBHOOK_KEY", "Sent as X-Parse-Webhook-Key with every webhook call, so the "
+                            "receiver can tell the server's calls apart.", "")
+    webhook_allowed_hosts: tuple[str, ...] = _opt(
+        "SLEEPLAB_WEBHOOK_ALLOWED_HOSTS", "Comma-separated hosts (host or host:port) a webhook URL may name; empty = "
+        "no webhook may be registered or called, `*` = any host (a webhook URL is SSRF-capable).", (),
+    )
+    webhook_timeout: float = _opt("SLEEPLAB_WEBHOOK_TIMEOUT", "Seconds one webhook call may take (141 past it).", 10.0)
+    webhook_max_response_bytes: int = _opt("SLEEPLAB_WEBHOOK_MAX_RESPONSE_BYTES", "Largest webhook answer read "
+                                           "(143 past it).", 1024 * 1024)
 
     def with_overrides(self, values: Mapping[str, Any]) -> Settings:
         return replace(self, **{k: v for k, v in values.items() if v is not None})

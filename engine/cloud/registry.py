@@ -77,6 +77,7 @@ class Hook:
     name: str
     fn: HookFn
     validator: Validator | ValidatorFn | None = None
+    url: str | None = None  # a webhook's URL (engine.cloud.webhooks); None for the app's own Python code
 
 
 class Cloud:
@@ -128,6 +129,42 @@ class Cloud:
             log.warning("Duplicate cloud job %s in %s: only the last one will be used", name, self)
         self._jobs[name] = hook
         return hook
+
+    # -- webhooks (stored in `_Hooks`, registered at run time). The app's Python code always wins: Parse loads cloud
+    # code after the stored hooks at start, so a same-named webhook is never the one that runs there; here it is
+    # refused up front (143) rather than stored and silently shadowed. --------------------------------------------
+
+    def add_webhook_function(self, name: str, fn: HookFn, url: str) -> Hook:
+        if not valid_function_name(name):
+            raise ParseError(ErrorCode.WEBHOOK_ERROR, "invalid hook declaration")
+        existing = self._functions.get(name)
+        if existing is not None and existing.url is None:
+            raise ParseError(ErrorCode.WEBHOOK_ERROR, f"function name: {name} is defined in cloud code")
+        hook = Hook("function", name, fn, None, url)
+        self._functions[name] = hook
+        return hook
+
+    def add_webhook_trigger(self, kind: TriggerType, class_name: str, fn: HookFn, url: str) -> Hook:
+        if not isinstance(class_name, str) or not _CLASS_NAME_RE.match(class_name) or len(class_name) > _MAX_NAME:
+            raise ParseError(ErrorCode.WEBHOOK_ERROR, "invalid hook declaration")
+        kind = TriggerType(kind)
+        existing = self._triggers.get((kind, class_name))
+        if existing is not None and existing.url is None:
+            raise ParseError(ErrorCode.WEBHOOK_ERROR, f"class {class_name} has a {kind} trigger in cloud code")
+        hook = Hook(str(kind), class_name, fn, None, url)
+        self._triggers[(kind, class_name)] = hook
+        return hook
+
+    def remove_webhook_function(self, name: str) -> None:
+        hook = self._functions.get(name)
+        if hook is not None and hook.url is not None:
+            del self._functions[name]
+
+    def remove_webhook_trigger(self, kind: TriggerType, class_name: str) -> None:
+        key = (TriggerType(kind), class_name)
+        hook = self._triggers.get(key)
+        if hook is not None and hook.url is not None:
+            del self._triggers[key]
 
     # -- decorators (Parse.Cloud.beforeSave & co.) ----------------------------------------------------------------
 

@@ -22,12 +22,20 @@ def features(serves: Serves) -> dict[str, object]:
     return {
         # Parse.Config keys are created, changed and deleted (`{"__op": "Delete"}`) through PUT /config.
         "globalConfig": {"create": config, "read": serves("GET", "/config"), "update": config, "delete": config},
-        "hooks": {op: serves("POST", "/hooks/functions") for op in ("create", "read", "update", "delete")},
-        "cloudCode": {"jobs": serves("POST", "/jobs/x")},
+        "hooks": {"create": serves("POST", "/hooks/functions") and serves("POST", "/hooks/triggers"),
+                  "read": serves("GET", "/hooks/functions") and serves("GET", "/hooks/triggers"),
+                  "update": serves("PUT", "/hooks/functions/x") and serves("PUT", "/hooks/triggers/x/beforeSave"),
+                  "delete": serves("DELETE", "/hooks/functions/x")
+                  and serves("DELETE", "/hooks/triggers/x/beforeSave")},
+        # The Jobs page lists deployed jobs and their schedules and starts runs: all three must be served.
+        "cloudCode": {"jobs": serves("POST", "/jobs/x") and serves("GET", "/cloud_code/jobs/data")
+                      and serves("GET", "/cloud_code/jobs")},
         "logs": {key: serves("GET", "/scriptlog") for key in ("level", "size", "order", "until", "from")},
-        # /push answers 115: push is never configured here.
+        # /push answers 115: push is never configured here, so nothing is sent or stored as sent; audiences
+        # (saved `_Installation` queries) are kept and listed all the same, as Parse does.
         "push": {"immediatePush": False, "scheduledPush": False, "storedPushData": False,
-                 "pushAudiences": False, "localization": False},
+                 "pushAudiences": serves("GET", "/push_audiences") and serves("POST", "/push_audiences"),
+                 "localization": False},
         "schemas": {"addField": schemas, "removeField": serves("PUT", "/schemas/x"), "addClass": schemas,
                     "removeClass": serves("DELETE", "/schemas/x"),
                     "clearAllDataFromClass": serves("DELETE", "/purge/x"), "exportClass": False,

@@ -11,6 +11,7 @@ from engine.cloud.registry import Cloud
 from engine.errors import ErrorCode, HTTPDenied, ParseError
 from engine.events import EventBus
 from engine.files.service import FileService
+from engine.logbook import LogBook
 from engine.mail import LogMailAdapter, MailAdapter
 from engine.pipeline.schema_store import SchemaStore
 from engine.security.auth import NOBODY, Auth
@@ -87,6 +88,7 @@ class Services:
     events: EventBus = field(default_factory=EventBus)
     data_access: DataAccessFactory = _unwired
     files: FileService | None = None
+    logbook: LogBook | None = None  # what /scriptlog serves; None = the server keeps no log of its own
 
     def file_url(self, name: str) -> str:
         """A File value's URL for the caller being answered: signed and expiring unless files are public. Every

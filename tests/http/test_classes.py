@@ -201,10 +201,10 @@ async def test_health_and_server_info(api: Api) -> None:
     assert r.status_code == 200 and r.json()["parseServerVersion"]
     features = r.json()["features"]
     assert features["schemas"]["addField"] is True
-    # Truthful: /config, /jobs and /purge are served; /hooks, logs and push are not.
+    # Truthful: /config, /jobs, /purge, /hooks and /scriptlog are served; sending push is not.
     assert features["globalConfig"] == {"create": True, "read": True, "update": True, "delete": True}
     assert features["cloudCode"]["jobs"] is True and features["schemas"]["clearAllDataFromClass"] is True
-    assert features["hooks"]["create"] is False and features["logs"]["level"] is False
+    assert features["hooks"]["create"] is True and features["logs"]["level"] is True
     assert features["push"]["immediatePush"] is False
 
 

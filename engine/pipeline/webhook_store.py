@@ -1,0 +1,163 @@
+"""Webhooks kept in `_Hooks` (Parse's HooksController): stored through the door, registered into the app's Cloud.
+
+Rows are `{functionName, url}` or `{className, triggerName, url}`. A change made through one process reaches the
+others at their next start (Parse's hook cache is per process too).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from engine.cloud.triggers import TriggerType
+from engine.cloud.webhooks import WEBHOOK_TRIGGERS, WebhookPolicy, check_url, function_hook, trigger_hook
+from engine.errors import ErrorCode, ParseError
+from engine.pipeline import door
+from engine.pipeline.context import RequestContext, Services, require_master
+from engine.security.auth import Auth
+
+log = logging.getLogger("engine.cloud.webhooks")
+
+HOOKS = "_Hooks"
+MAX_HOOKS = 1000
+_KEYS = ("functionName", "className", "triggerName", "url")
+Json = dict[str, Any]
+
+
+def _declaration_error() -> ParseError:
+    return ParseError(ErrorCode.WEBHOOK_ERROR, "invalid hook declaration")
+
+
+def _trigger_type(name: object) -> TriggerType:
+    try:
+        kind = TriggerType(str(name))
+    except ValueError:
+        raise _declaration_error() from None
+    if kind not in WEBHOOK_TRIGGERS:
+        raise _declaration_error()
+    return kind
+
+
+def declaration(body: Mapping[str, Any]) -> Json:
+    """Parse's createOrUpdateHook: a function hook or a trigger hook, each with a url, else 143."""
+    url, function_name = body.get("url"), body.get("functionName")
+    if isinstance(function_name, str) and function_name and url:
+        return {"functionName": function_name, "url": url}
+    class_name, trigger_name = body.get("className"), body.get("triggerName")
+    if isinstance(class_name, str) and class_name and url and trigger_name:
+        _trigger_type(trigger_name)
+        return {"className": class_name, "triggerName": trigger_name, "url": url}
+    raise _declaration_error()
+
+
+def _register(svc: Services, hook: Mapping[str, Any]) -> None:
+    policy = WebhookPolicy.from_settings(svc.settings)
+    url = check_url(hook["url"], policy)
+    if "functionName" in hook:
+        svc.cloud.add_webhook_function(hook["functionName"], function_hook(url, policy), url)
+    else:
+        kind = _trigger_type(hook["triggerName"])
+        svc.cloud.add_webhook_trigger(kind, hook["className"], trigger_hook(kind, url, policy), url)
+
+
+def _unregister(svc: Services, hook: Mapping[str, Any]) -> None:
+    if "functionName" in hook:
+        svc.cloud.remove_webhook_function(hook["functionName"])
+    else:
+        svc.cloud.remove_webhook_trigger(_trigger_type(hook["triggerName"]), hook["className"])
+
+
+def _public(row: Mapping[str, Any]) -> Json:
+    return {k: row[k] for k in _KEYS if isinstance(row.get(k), str)}
+
+
+async def _rows(svc: Services, ctx: RequestContext, where: Mapping[str, Any]) -> list[Json]:
+    await svc.schemas.ensure_class(HOOKS)
+    found = await door.find(svc, ctx, HOOKS, {"where": dict(where), "limit": MAX_HOOKS})
+    return [dict(row) for row in found.results]
+
+
+def _where(hook: Mapping[str, Any]) -> Json:
+    if "functionName" in hook:
+        return {"functionName": hook["functionName"]}
+    return {"className": hook["className"], "triggerName": hook["triggerName"]}
+
+
+async def load_webhooks(svc: Services) -> None:
+    """At start, after the app's Python hooks: a stored webhook the code now shadows, or whose host is no longer
+    allowed, is logged and left unregistered."""
+    if svc.schemas.get(HOOKS) is None:
+        return  # no webhook was ever registered: the class is made on first use, not at every start
+    master = RequestContext(Auth(is_master=True))
+    for row in await _rows(svc, master, {}):
+        try:
+            _register(svc, declaration(row))
+        except ParseError as exc:
+            log.warning("stored webhook %s not registered: %s", _public(row), exc.message)
+
+
+async def list_functions(svc: Services, ctx: RequestContext, name: str | None = None) -> Json | list[Json]:
+    require_master(ctx)
+    if name is None:
+        return [_public(r) for r in await _rows(svc, ctx, {"functionName": {"$exists": True}})]
+    rows = await _rows(svc, ctx, {"functionName": name})
+    if not rows:
+        raise ParseError(ErrorCode.WEBHOOK_ERROR, f"no function named: {name} is defined")
+    return _public(rows[0])
+
+
+async def list_triggers(svc: Services, ctx: RequestContext, class_name: str | None = None,
+                        trigger_name: str | None = None) -> Json | list[Json]:
+    require_master(ctx)
+    if class_name is None:
+        where = {"className": {"$exists": True}, "triggerName": {"$exists": True}}
+        return [_public(r) for r in await _rows(svc, ctx, where)]
+    rows = await _rows(svc, ctx, {"className": class_name, "triggerName": trigger_name})
+    if not rows:
+        raise ParseError(ErrorCode.WEBHOOK_ERROR, f"class {class_name} does not exist")
+    return _public(rows[0])
+
+
+async def create_hook(svc: Services, ctx: RequestContext, body: Mapping[str, Any]) -> Json:
+    require_master(ctx)
+    if body.get("functionName") is None and body.get("className") is None:
+        raise _declaration_error()
+    hook = declaration(body)
+    if await _rows(svc, ctx, _where(hook)):
+        if "functionName" in hook:
+            raise ParseError(ErrorCode.WEBHOOK_ERROR, f"function name: {hook['functionName']} already exists")
+        raise ParseError(ErrorCode.WEBHOOK_ERROR,
+                         f"class {hook['className']} already has trigger {hook['triggerName']}")
+    _register(svc, hook)  # refused (143) before anything is stored: bad host, or the app's code owns the name
+    try:
+        await door.create(svc, ctx, HOOKS, hook)
+    except BaseException:
+        _unregister(svc, hook)
+        raise
+    return hook
+
+
+async def update_hook(svc: Services, ctx: RequestContext, body: Mapping[str, Any]) -> Json:
+    require_master(ctx)
+    hook = declaration(body)
+    rows = await _rows(svc, ctx, _where(hook))
+    if not rows:
+        if "functionName" in hook:
+            raise ParseError(ErrorCode.WEBHOOK_ERROR, f"no function named: {hook['functionName']} is defined")
+        raise ParseError(ErrorCode.WEBHOOK_ERROR, f"class {hook['className']} does not exist")
+    _register(svc, hook)
+    await door.update(svc, ctx, HOOKS, rows[0]["objectId"], {"url": hook["url"]})
+    return hook
+
+
+async def delete_hook(svc: Services, ctx: RequestContext, where: Mapping[str, str]) -> Json:
+    require_master(ctx)
+    for row in await _rows(svc, ctx, where):
+        await door.delete(svc, ctx, HOOKS, row["objectId"])
+    hook = dict(where)
+    if "functionName" in hook:
+        svc.cloud.remove_webhook_function(hook["functionName"])
+    elif hook.get("triggerName") in {str(t) for t in WEBHOOK_TRIGGERS}:
+        svc.cloud.remove_webhook_trigger(TriggerType(hook["triggerName"]), hook["className"])
+    return {}
