@@ -1,4 +1,6 @@
-"""`/aggregate`: a leading `$match` runs in the store; the other stages run in Python, the same on every store."""
+"""`/aggregate` and `distinct`: the store runs what it can (the leading `$match`, then a `$group` with its
+`$sort`/`$skip`/`$limit`/`$count`: aggregate_plan.py); the stages after those run in Python, the same on every
+store. A store without the Aggregating entry points, or a pipeline it cannot take, gets the find-based path."""
 
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ from engine.query.aggregate import normalize_pipeline, run_pipeline, split_leadi
 from engine.query.options import FindOptions
 from engine.query.where import MATCH_ALL, Where, conjoin, parse_where
 from engine.schema.model import ClassDef, FieldType
-from engine.storage.base import StoredObject
+from engine.storage.aggregate_plan import KEY_TYPES, StorePlan, plan_store_stages, rows_window
+from engine.storage.base import Aggregating, StoredObject
 from engine.wire import Pointer, encode
 
 ALL = FindOptions(limit=None)
@@ -45,15 +48,34 @@ def _plain_keys(cls: ClassDef, match: Mapping[str, Any]) -> bool:
     return True
 
 
-def _pushdown(cls: ClassDef, match: Mapping[str, Any] | None) -> Where:
-    """The leading `$match` as a store query, so the store filters with its indexes; the `$match` still runs
-    in Python afterwards, so a store query only ever narrows what Python would keep anyway."""
-    if match is None or not _plain_keys(cls, match):
+def _exact(cls: ClassDef, match: Mapping[str, Any] | None) -> Where | None:
+    """The leading `$match` as a store query meaning exactly what the `$match` means, or None."""
+    if match is None:
         return MATCH_ALL
+    if not _plain_keys(cls, match):
+        return None
     try:
         return parse_where(match, master=True)
     except ParseError:
-        return MATCH_ALL
+        return None
+
+
+def _pushdown(cls: ClassDef, match: Mapping[str, Any] | None) -> Where:
+    """The leading `$match` as a store query, so the store filters with its indexes; on the find-based path the
+    `$match` still runs in Python afterwards, so a store query only ever narrows what Python would keep anyway."""
+    exact = _exact(cls, match)
+    return MATCH_ALL if exact is None else exact
+
+
+async def _in_store(svc: Services, cls: ClassDef, plan: StorePlan) -> list[dict[str, Any]] | None:
+    """The plan's output documents (Mongo-shaped, as run_pipeline's), or None when the store declines it."""
+    if plan.group is None:
+        # `$match` + `$count`: the store's count; as in Mongo, counting nothing yields no document.
+        n = await svc.storage.count(cls, plan.where)
+        return [{plan.count: n}] if n and plan.count else []
+    if not isinstance(svc.storage, Aggregating):
+        return None
+    return await svc.storage.aggregate(cls, plan)
 
 
 async def run_aggregate(
@@ -67,12 +89,27 @@ async def run_aggregate(
         normalize_pipeline(pipeline)  # a bad pipeline is still refused
         return []
     stages = normalize_pipeline(pipeline)
-    match, _ = split_leading_match(stages)
-    narrowed = _pushdown(cls, match)
-    if where:
-        narrowed = conjoin(narrowed, parse_where(where, master=True))
-    rows = await svc.storage.find(cls, narrowed, ALL)
+    match, rest = split_leading_match(stages)
+    extra = parse_where(where, master=True) if where else None
     pointers = tuple(name for name, f in cls.fields.items() if f.type is FieldType.POINTER)
+    exact = _exact(cls, match)
+    plan = None if exact is None else plan_store_stages(cls, exact if extra is None else conjoin(exact, extra), rest)
+    if plan is not None:
+        docs = await _in_store(svc, cls, plan)
+        if docs is not None:
+            results = run_pipeline(docs, rest[plan.consumed:])
+            return to_parse_results(results, stages, pointer_fields=pointers, file_url=svc.file_url)
+    narrowed = _pushdown(cls, match)
+    if extra is not None:
+        narrowed = conjoin(narrowed, extra)
+    # With the `$match` exact in the store, a `$sort`/`$skip`/`$limit` after it is the store's ORDER BY/LIMIT too.
+    window = rows_window(cls, rest) if exact is not None else None
+    if window is not None:
+        opts, taken = window
+        rows = await svc.storage.find(cls, narrowed, opts)
+        results = run_pipeline([_document(r) for r in rows], rest[taken:])
+        return to_parse_results(results, stages, pointer_fields=pointers, file_url=svc.file_url)
+    rows = await svc.storage.find(cls, narrowed, ALL)
     results = run_pipeline([_document(r) for r in rows], stages)
     return to_parse_results(results, stages, pointer_fields=pointers, file_url=svc.file_url)
 
@@ -84,7 +121,14 @@ async def run_distinct(svc: Services, ctx: RequestContext, cls: ClassDef | None,
         return []
     if not isinstance(field, str) or not field:
         raise ParseError(ErrorCode.INVALID_QUERY, "distinct must name a field")
-    rows = await svc.storage.find(cls, parse_where(where_json, master=True), ALL)
+    where = parse_where(where_json, master=True)
+    fdef = cls.fields.get(field)
+    if fdef is not None and fdef.type in KEY_TYPES and not field.startswith("_") \
+            and isinstance(svc.storage, Aggregating):
+        values = await svc.storage.distinct(cls, where, field)
+        if values is not None:
+            return [encode(v) for v in values]
+    rows = await svc.storage.find(cls, where, ALL)
     seen: list[Any] = []
     for row in rows:
         value: Any = row.fields

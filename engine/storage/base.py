@@ -12,6 +12,7 @@ from typing import Any, Protocol, cast, runtime_checkable
 from engine.query.options import FindOptions
 from engine.query.where import Path, Where
 from engine.schema.model import ClassDef
+from engine.storage.aggregate_plan import StorePlan
 from engine.wire import ACL, Value
 
 # Messages every adapter answers with, so clients see the same words whatever the store.
@@ -127,6 +128,20 @@ class Transactional(Protocol):
     tasks stay outside it."""
 
     def transaction(self) -> AbstractAsyncContextManager[None]: ...
+
+
+@runtime_checkable
+class Aggregating(Protocol):
+    """An adapter that runs aggregation in its own engine (optional; the pipeline falls back to ``find``).
+
+    ``aggregate`` returns the plan's output documents as the Python stages would (group keys under ``_id``, a
+    pointer key as ``"Class$id"``, sums of integers as integers), or None to decline the plan. ``distinct``
+    returns the distinct non-null values of a declared top-level field among the rows ``where`` matches (a
+    pointer as a Pointer), in the order their first rows are stored, or None to decline."""
+
+    async def aggregate(self, cls: ClassDef, plan: StorePlan) -> list[dict[str, Any]] | None: ...
+
+    async def distinct(self, cls: ClassDef, where: Where, field: str) -> list[Value] | None: ...
 
 
 SCHEMA_TOPIC = "schema"  # a class's schema was saved or dropped

@@ -13,7 +13,9 @@ from engine.query.deadline import query_timeout
 from engine.query.options import FindOptions
 from engine.query.where import Near, Text, Where
 from engine.schema.model import ClassDef, FieldType
+from engine.storage.aggregate_plan import StorePlan
 from engine.storage.base import DUPLICATE_MESSAGE, INTERNAL_MESSAGE, UNIQUE_OVER_DUPLICATES, Changes, StoredObject
+from engine.storage.mongo_aggregate import distinct_pipeline, distinct_value, group_pipeline
 from engine.storage.mongo_codec import (
     SCHEMA_COLLECTION,
     class_from_schema_document,
@@ -24,6 +26,7 @@ from engine.storage.mongo_codec import (
     schema_document,
 )
 from engine.storage.mongo_query import sort_spec, translate_where, update_document, walk
+from engine.wire import Value
 
 log = logging.getLogger(__name__)
 
@@ -286,6 +289,28 @@ class MongoAdapter:
             return int(await coll.count_documents(filt, **self._count_limit))
 
         with _guard("count"):
+            return await self._with_query_indexes(cls, where, run)
+
+    # ---- aggregation (mongo_aggregate.py writes the pipelines) ----
+
+    async def aggregate(self, cls: ClassDef, plan: StorePlan) -> list[dict[str, Any]] | None:
+        docs = await self._aggregate(cls, plan.where, group_pipeline(cls, plan))
+        # MongoDB's $count of nothing is no document; mongomock answers a count of 0.
+        return [d for d in docs if plan.count is None or d.get(plan.count)]
+
+    async def distinct(self, cls: ClassDef, where: Where, field: str) -> list[Value] | None:
+        docs = await self._aggregate(cls, where, distinct_pipeline(cls, where, field))
+        return [distinct_value(cls, field, d["_id"]) for d in docs]
+
+    async def _aggregate(self, cls: ClassDef, where: Where, pipeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        coll = self._collection(cls.name)
+
+        async def run() -> list[dict[str, Any]]:
+            # maxTimeMS as Parse Server sends it with every aggregate.
+            docs: list[dict[str, Any]] = await coll.aggregate(pipeline, **self._count_limit).to_list(None)
+            return docs
+
+        with _guard("aggregate"):
             return await self._with_query_indexes(cls, where, run)
 
     async def _with_query_indexes(self, cls: ClassDef, where: Where, run: Callable[[], Awaitable[T]]) -> T:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -26,6 +26,7 @@ from engine.query.options import FindOptions
 from engine.query.where import MatchAll, Where
 from engine.schema.model import ClassDef, FieldType
 from engine.storage import postgres_text
+from engine.storage.aggregate_plan import StorePlan
 from engine.storage.base import (
     DUPLICATE_MESSAGE,
     INTERNAL_MESSAGE,
@@ -51,13 +52,17 @@ from engine.storage.postgres_codec import (
     schema_document,
 )
 from engine.storage.postgres_query import Compiler, Plan
+from engine.storage.sql_aggregate import Statement, distinct_statement, group_statement, postgres_dialect
 from engine.storage.sqlite_codec import dumps
+from engine.wire import Value
 
 log = logging.getLogger(__name__)
 
 DEFAULT_POOL_MAX = 10
 CHANGES_CHANNEL = "parse_engine_changes"  # NOTIFY payload: "<postgres schema>:<topic>"
 _RELISTEN_SECONDS = 1.0
+_AGGREGATE_UDT = {FieldType.STRING: "text", FieldType.POINTER: "text", FieldType.NUMBER: "float8",
+                  FieldType.BOOLEAN: "bool"}
 _IDENT_MAX = 63  # PostgreSQL truncates longer identifiers
 
 
@@ -536,6 +541,36 @@ class PostgresAdapter:
                 return int(await conn.fetchval(
                     f"SELECT count(*) FROM {quote_ident(cls.name)} WHERE {plan.sql}", *plan.params))
             return len(await self._select(conn, cls, where, FindOptions(limit=None)))
+
+    # ---- aggregation (sql_aggregate.py writes the statements) ----
+
+    async def aggregate(self, cls: ClassDef, plan: StorePlan) -> list[dict[str, Any]] | None:
+        group = plan.group
+        fields = [f for _, f in group.keys] + [a.field for a in group.accumulators if a.field] if group else []
+        return await self._run_aggregate("aggregate", cls, plan.where, fields, lambda condition: group_statement(
+            cls, plan, quote_ident(cls.name), condition, postgres_dialect(cls)))
+
+    async def distinct(self, cls: ClassDef, where: Where, field: str) -> list[Value] | None:
+        docs = await self._run_aggregate("distinct", cls, where, [field], lambda condition: distinct_statement(
+            cls, field, quote_ident(cls.name), condition, postgres_dialect(cls)))
+        return None if docs is None else [d["v"] for d in docs]
+
+    async def _run_aggregate(self, action: str, cls: ClassDef, where: Where, fields: Sequence[str],
+                             build: Callable[[str], Statement]) -> list[dict[str, Any]] | None:
+        """Run one aggregation statement; None (the Python path) when a field has no column of its declared type
+        or the where needs the engine's matcher."""
+        async with self._conn(action) as conn:
+            cols = await self._columns_of(conn, cls.name, cls)
+            if cols is None:
+                return []
+            if any(cols.get(f) != _AGGREGATE_UDT.get(cls.fields[f].type) for f in fields):
+                return None
+            plan = Compiler(cols, self._pointer_targets(cls)).plan(where)
+            if not isinstance(plan.residual, MatchAll):
+                return None
+            stmt = build(plan.sql)
+            rows = await conn.fetch(stmt.sql, *plan.params)
+        return [doc for doc in map(stmt.decode, rows) if doc]
 
     async def update(self, cls: ClassDef, where: Where, changes: Changes) -> StoredObject | None:
         async with self._conn("update", write=True) as conn:

@@ -17,6 +17,7 @@ from engine.query.deadline import current_deadline
 from engine.query.options import FindOptions
 from engine.query.where import Where
 from engine.schema.model import ClassDef
+from engine.storage.aggregate_plan import StorePlan
 from engine.storage.base import (
     DUPLICATE_MESSAGE,
     INTERNAL_MESSAGE,
@@ -26,6 +27,7 @@ from engine.storage.base import (
     StoredObject,
 )
 from engine.storage.memory import BUILTIN_UNIQUE, apply_changes
+from engine.storage.sql_aggregate import Statement, distinct_statement, group_statement, sqlite_dialect
 from engine.storage.sql_compile import Compiler
 from engine.storage.sqlite_changes import ChangeCounters, feed_path, topics_for_class
 from engine.storage.sqlite_codec import (
@@ -41,6 +43,7 @@ from engine.storage.sqlite_commit import GroupCommitter
 from engine.storage.sqlite_functions import register_functions
 from engine.storage.sqlite_nodes import index_expression, quote_ident
 from engine.storage.sqlite_readers import ReaderPool, install_deadline_check, reader_count
+from engine.wire import Value
 
 log = logging.getLogger(__name__)
 
@@ -394,6 +397,21 @@ class SQLiteAdapter:
 
         return await self._read("count", cls.name, run, 0)
 
+    # ---- aggregation (sql_aggregate.py writes the statements) ----
+
+    async def aggregate(self, cls: ClassDef, plan: StorePlan) -> list[dict[str, Any]] | None:
+        compiler = Compiler(cls)
+        stmt = group_statement(cls, plan, quote_ident(cls.name), compiler.where(plan.where), sqlite_dialect(cls))
+        empty: list[dict[str, Any]] | None = []
+        return await self._read("aggregate", cls.name, lambda conn: _run_statement(conn, stmt, compiler.params), empty)
+
+    async def distinct(self, cls: ClassDef, where: Where, field: str) -> list[Value] | None:
+        compiler = Compiler(cls)
+        stmt = distinct_statement(cls, field, quote_ident(cls.name), compiler.where(where), sqlite_dialect(cls))
+        empty: list[dict[str, Any]] | None = []
+        docs = await self._read("distinct", cls.name, lambda conn: _run_statement(conn, stmt, compiler.params), empty)
+        return None if docs is None else [d["v"] for d in docs]
+
     async def update(self, cls: ClassDef, where: Where, changes: Changes) -> StoredObject | None:
         compiler = Compiler(cls)
         condition = compiler.where(where)
@@ -477,6 +495,16 @@ class SQLiteAdapter:
 
         return await self._read("relation lookup", name, run, [])
 
+
+
+def _run_statement(conn: sqlite3.Connection, stmt: Statement, params: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+    try:
+        rows = conn.execute(stmt.sql, params).fetchall()
+    except sqlite3.OperationalError as exc:
+        if "integer overflow" in str(exc):
+            return None  # a sum past 64 bits: the Python stages widen it to a double, as Mongo does
+        raise
+    return [doc for doc in map(stmt.decode, rows) if doc]
 
 
 async def _call(conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
