@@ -18,6 +18,7 @@ from engine.query.options import FindOptions
 from engine.query.where import Where
 from engine.schema.model import ClassDef
 from engine.storage.base import DUPLICATE_MESSAGE, INTERNAL_MESSAGE, UNIQUE_OVER_DUPLICATES, Changes, StoredObject
+from engine.storage.encoded import EncodedObject
 from engine.storage.memory import BUILTIN_UNIQUE, apply_changes
 from engine.storage.sql_compile import Compiler
 from engine.storage.sqlite_codec import (
@@ -26,6 +27,8 @@ from engine.storage.sqlite_codec import (
     decode_row,
     dumps,
     encode_row,
+    encoded_columns,
+    encoded_row,
     schema_from_text,
     schema_text,
 )
@@ -333,14 +336,15 @@ class SQLiteAdapter:
 
         await self._write("insert", run)
 
-    def _select(self, cls: ClassDef, where: Where, opts: FindOptions) -> tuple[str, dict[str, Any]]:
+    def _select(self, cls: ClassDef, where: Where, opts: FindOptions,
+                columns: str = ROW_COLUMNS) -> tuple[str, dict[str, Any]]:
         compiler = Compiler(cls)
         condition = compiler.where(where)
         order = compiler.order_by(opts.order, where)
         params = compiler.params
         params["_limit"] = -1 if opts.limit is None else opts.limit
         params["_skip"] = max(opts.skip, 0)
-        sql = (f"SELECT {ROW_COLUMNS} FROM {quote_ident(cls.name)} WHERE {condition} "
+        sql = (f"SELECT {columns} FROM {quote_ident(cls.name)} WHERE {condition} "
                f"ORDER BY {order} LIMIT :_limit OFFSET :_skip")
         return sql, params
 
@@ -351,6 +355,17 @@ class SQLiteAdapter:
 
         def run(conn: sqlite3.Connection) -> list[StoredObject]:
             return [decode_row(cls.name, row) for row in conn.execute(sql, params)]
+
+        return await self._read("find", cls.name, run, [])
+
+    async def find_encoded(self, cls: ClassDef, where: Where, opts: FindOptions) -> list[EncodedObject]:
+        """find, answered with the stored JSON itself (engine.storage.encoded): what serving a find needs."""
+        if opts.limit is not None and opts.limit <= 0:
+            return []
+        sql, params = self._select(cls, where, opts, encoded_columns(cls.name))
+
+        def run(conn: sqlite3.Connection) -> list[EncodedObject]:
+            return [encoded_row(cls.name, row) for row in conn.execute(sql, params)]
 
         return await self._read("find", cls.name, run, [])
 
