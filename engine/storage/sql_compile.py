@@ -313,12 +313,11 @@ class Compiler:
             parts = []
             if strings and x.is_("text") != "0":
                 listed = self._listed(strings)
-                parts.append(and_(f"{x.v} IN {listed}", x.is_("text")))
+                parts.append(f"{x.string()} IN {listed}")
             if numbers and x.shape in (ANY, NO_ARRAY):
-                parts.append(and_(f"{x.v} IN {self._listed(numbers)}", f"{x.t} IN ('integer','real')"))
+                parts.append(f"{x.number()} IN {self._listed(numbers)}")
             if dates and x.typed("Date") != "0":
-                text = x.v if x.shape == DATE_COLUMN else x.get(label("iso"))
-                parts.append(and_(x.typed("Date"), f"{text} IN {self._listed(dates)}"))
+                parts.append(f"{x.date_iso()} IN {self._listed(dates)}")
             if files and x.typed("File") != "0":
                 parts.append(and_(x.typed("File"), f"{x.get(label('name'))} IN {self._listed(files)}"))
             if pointers and x.typed("Pointer") != "0":
@@ -336,14 +335,21 @@ class Compiler:
                         f"{oid_expr} = {self.param(object_id)}")
         listed = self.param(dumps([list(p) for p in pointers]))
         # The objectId alone first: that is what an index on a pointer field holds.
+        if len(pointers) <= _SHORT_LIST:
+            ids = list(dict.fromkeys(object_id for _, object_id in pointers))
+            pairs = ", ".join(f"({self.param(c)}, {self.param(o)})" for c, o in pointers)
+            return and_(x.typed("Pointer"), f"{oid_expr} IN {self._listed(ids)}",
+                        f"({cls_expr}, {oid_expr}) IN (VALUES {pairs})")
         return and_(x.typed("Pointer"),
                     f"{oid_expr} IN (SELECT json_extract(value, '$[1]') FROM json_each({listed}))",
                     f"({cls_expr}, {oid_expr}) IN "
                     f"(SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each({listed}))")
 
     def _listed(self, values: list[Any]) -> str:
-        if len(values) == 1:
-            return f"({self.param(values[0])})"
+        if len(values) <= _SHORT_LIST:
+            # Bound one by one, the planner knows how many there are: an index search for a few values stays
+            # one however large the table (it cannot count a JSON array's elements before running).
+            return "(" + ", ".join(self.param(v) for v in values) + ")"
         # One bound JSON array, however long the list: SQLite caps the number of parameters.
         return f"(SELECT value FROM json_each({self.param(dumps(values))}))"
 
@@ -360,9 +366,9 @@ class Compiler:
         if isinstance(value, bool):
             return x.is_("true" if value else "false")
         if isinstance(value, int | float):
-            return and_(f"{x.v} = {self.param(_bindable(value))}", f"{x.t} IN ('integer','real')")
+            return f"{x.number()} = {self.param(_bindable(value))}"
         if isinstance(value, str):
-            return and_(f"{x.v} = {self.param(value)}", x.is_("text"))
+            return f"{x.string()} = {self.param(value)}"
         if isinstance(value, datetime):
             return self.date_compare(x, "eq", value)
         if isinstance(value, Pointer):
@@ -438,9 +444,9 @@ class Compiler:
         if isinstance(value, int | float):
             if x.shape == TEXT_COLUMN or math.isnan(value):
                 return "0"
-            return and_(f"{x.v} {sym} {self.param(_bindable(value))}", f"{x.t} IN ('integer','real')")
+            return f"{x.number()} {sym} {self.param(_bindable(value))}"
         if isinstance(value, str):
-            return and_(f"{x.v} {sym} {self.param(value)}", x.is_("text"))
+            return f"{x.string()} {sym} {self.param(value)}"
         if isinstance(value, Pointer):
             if x.shape == TEXT_COLUMN:
                 return "0"
@@ -453,10 +459,8 @@ class Compiler:
 
     def date_compare(self, x: Node, op: str, value: datetime) -> str:
         """Dates are stored as ISO text with milliseconds; a finer query instant still compares exactly."""
-        guard = x.typed("Date")
-        if guard == "0":
+        if x.typed("Date") == "0":
             return "0"
-        text = x.v if x.shape == DATE_COLUMN else x.get(label("iso"))
         exact = _exact_ms(value)
         if op == "eq":
             if not exact:
@@ -467,7 +471,7 @@ class Compiler:
         else:
             # Stored s has whole milliseconds; for q = m + r (0 < r < 1 ms): s < q ⟺ s <= m and s >= q ⟺ s > m.
             sym = {"lt": "<=", "lte": "<=", "gt": ">", "gte": ">"}[op]
-        return and_(f"{text} {sym} {self.param(format_date(value))}", guard)
+        return f"{x.date_iso()} {sym} {self.param(format_date(value))}"
 
     # ---- arrays, strings, geo ----
 
@@ -551,6 +555,7 @@ class Compiler:
 
 
 _JOIN_ROWS = 48
+_SHORT_LIST = 32
 
 
 class _Scope:

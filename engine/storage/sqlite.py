@@ -16,7 +16,7 @@ from engine.errors import ErrorCode, ParseError
 from engine.query.deadline import current_deadline
 from engine.query.options import FindOptions
 from engine.query.where import Where
-from engine.schema.model import ClassDef
+from engine.schema.model import ClassDef, FieldType
 from engine.storage.base import DUPLICATE_MESSAGE, INTERNAL_MESSAGE, UNIQUE_OVER_DUPLICATES, Changes, StoredObject
 from engine.storage.encoded import EncodedObject
 from engine.storage.memory import BUILTIN_UNIQUE, apply_changes
@@ -47,6 +47,7 @@ _JOIN_PREFIX = "_Join:"
 # Index names are database-wide in SQLite: these prefixes keep each class's (and ours apart from the schema's).
 _SCHEMA_INDEX = "idx:{cls}:{name}"
 _BUILTIN_INDEX = "builtin:{cls}:{field}"
+_POINTER_INDEX = "pointer:{cls}:{field}"
 
 
 def database_path(uri_or_path: str) -> str:
@@ -77,6 +78,12 @@ def _index_statements(cls: ClassDef) -> dict[str, str]:
         name = _BUILTIN_INDEX.format(cls=cls.name, field=".".join(field))
         expr = index_expression(cls, ".".join(field), unique=True)
         out[name] = f"CREATE UNIQUE INDEX {quote_ident(name)} ON {table} ({expr})"
+    for key, fdef in cls.fields.items():
+        if fdef.type is FieldType.POINTER:
+            # Pointer equality ("this patient's studies") is the commonest app query, and an includer's
+            # `$in`: each declared pointer is indexed by the objectId the compiler compares first.
+            name = _POINTER_INDEX.format(cls=cls.name, field=key)
+            out[name] = f"CREATE INDEX {quote_ident(name)} ON {table} ({index_expression(cls, key, False)})"
     for index_name, spec in cls.indexes.items():
         if index_name == "_id_" or not isinstance(spec, Mapping):
             continue

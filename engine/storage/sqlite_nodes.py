@@ -19,7 +19,7 @@ _NEVER_ARRAY = frozenset({
     FieldType.FILE, FieldType.BYTES, FieldType.POLYGON, FieldType.POINTER,
 })
 # The part of a typed value an index (and the query that should use it) reads.
-_INDEXED_PART = {FieldType.DATE: "iso", FieldType.POINTER: "objectId", FieldType.FILE: "name"}
+_INDEXED_PART = {FieldType.POINTER: "objectId", FieldType.FILE: "name"}
 
 # Node shapes: what is known about a value before looking at it.
 ANY = "any"
@@ -149,6 +149,23 @@ class Node:
             return "0"
         return f"{self.get(label('__type'))} IS '{kind}'"
 
+    # Typed reads: the value when it is of one type bracket, else NULL. A comparison on one of these needs no
+    # separate type test, so an index holding the same expression answers it alone (no row lookups: a count
+    # is read from the index). NULL compares as no match, which is what the type test gave.
+
+    def number(self) -> str:
+        return f"CASE WHEN {self.t} IN ('integer','real') THEN {self.v} END"
+
+    def string(self) -> str:
+        if self.shape == TEXT_COLUMN:
+            return self.v
+        return f"CASE WHEN {self.t} IS 'text' THEN {self.v} END"
+
+    def date_iso(self) -> str:
+        if self.shape == DATE_COLUMN:
+            return self.v
+        return f"CASE WHEN {self.get(label('__type'))} IS 'Date' THEN {self.get(label('iso'))} END"
+
     def plain_object(self) -> str:
         """A Mapping in match.py's sense: an object that is not a typed value."""
         if self.shape in (TEXT_COLUMN, DATE_COLUMN, PERMISSIONS):
@@ -227,8 +244,16 @@ def index_expression(cls: ClassDef, key: str, unique: bool) -> str:
     for part in path[1:]:
         node = node.child(part)
     kind = declared_type(cls, path[0]) if len(path) == 1 else None
+    # The typed reads the compiler compares on (Node.number/string/date_iso). As a unique key they also
+    # differ from the whole value only for values of another type, which the schema refuses to store.
+    if kind is FieldType.NUMBER:
+        return node.number()
+    if kind is FieldType.STRING:
+        return node.string()
+    if kind is FieldType.DATE:
+        return node.date_iso()
     indexed = _INDEXED_PART.get(kind) if kind is not None else None
-    # A unique index compares whole values, except a date, whose ISO text is the value.
-    if indexed is not None and (not unique or kind is FieldType.DATE):
+    # A unique index compares whole values.
+    if indexed is not None and not unique:
         return node.get(label(indexed))
     return node.v
