@@ -69,7 +69,7 @@ def _limit_memory() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
 
 
-def start_server(workdir: Path, master: str) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(workdir: Path, master: str, root: Path = ROOT) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     schema = workdir / "schema.json"
     schema.write_text(json.dumps(SCHEMA))
@@ -77,7 +77,8 @@ def start_server(workdir: Path, master: str) -> tuple[subprocess.Popen[bytes], s
     cmd = [sys.executable, "-m", "engine", "serve", "--port", str(port), "--master-key", master, "--app-id", APP,
            "--database-uri", f"sqlite:///{workdir}/hot.db", "--schema", str(schema)]
     log = open(workdir / "server.log", "wb")
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=log, preexec_fn=_limit_memory)
+    # `python -m engine` imports the engine of its working directory: --engine-root compares another tree.
+    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=log, preexec_fn=_limit_memory)
     url = f"http://127.0.0.1:{port}/parse"
     for _ in range(300):
         try:
@@ -199,11 +200,11 @@ def run_wrk(url: str, s: Scenario, master: str, token: str, seconds: int, connec
     return rps, p50, p99, int(bad.group(1)) if bad else 0
 
 
-def profile(pid: int, seconds: int, workdir: Path) -> None:
+def profile(pid: int, seconds: int, workdir: Path, gil: bool) -> None:
     spy = ROOT / ".venv" / "bin" / "py-spy"
     raw = workdir / "profile.txt"
     subprocess.run([str(spy), "record", "--format", "raw", "-o", str(raw), "-d", str(seconds), "-r", "200",
-                    "-p", str(pid)], capture_output=True, check=False)
+                    "-p", str(pid), *(["--gil"] if gil else [])], capture_output=True, check=False)
     if not raw.exists():
         print("py-spy produced nothing (needs ptrace rights)")
         return
@@ -235,6 +236,10 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--only", default="", help="comma-separated scenario names")
     parser.add_argument("--profile", default="", help="a scenario to profile with py-spy")
+    parser.add_argument("--gil", action="store_true",
+                        help="sample only the thread holding the GIL (Python's own time; SQLite runs without it)")
+    parser.add_argument("--engine-root", default=str(ROOT),
+                        help="a checkout whose engine/ to serve (e.g. `git archive main engine | tar -x -C DIR`)")
     parser.add_argument("--keep", default="", help="work directory to keep (default: a temporary one, removed)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -242,7 +247,7 @@ def main() -> int:
     workdir = Path(args.keep or tempfile.mkdtemp(prefix="profile-hot-"))
     workdir.mkdir(parents=True, exist_ok=True)
     master = secrets.token_urlsafe(16)
-    proc, url = start_server(workdir, master)
+    proc, url = start_server(workdir, master, Path(args.engine_root))
     try:
         t0 = time.perf_counter()
         data = seed(url, master, args.rows)
@@ -255,7 +260,7 @@ def main() -> int:
             spy = None
             if s.name == args.profile:
                 import threading
-                spy = threading.Thread(target=profile, args=(proc.pid, args.seconds, workdir))
+                spy = threading.Thread(target=profile, args=(proc.pid, args.seconds, workdir, args.gil))
                 spy.start()
             rps, p50, p99, bad = run_wrk(url, s, master, str(data["token"]), args.seconds, args.connections, workdir)
             print(f"{s.name:<10} {rps:9.0f} {p50:8.2f} {p99:8.2f} {bad:6d}", flush=True)

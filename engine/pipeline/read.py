@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 from engine.errors import ErrorCode, ParseError
 from engine.pipeline import hooks
@@ -202,15 +202,27 @@ class Reader:
         """find, as the redacted Parse JSON served to this caller; straight from the stored JSON when the store
         can hand it over (no decode into typed values and re-encode per object)."""
         storage = self.svc.storage
-        if not isinstance(storage, EncodedReader):
+        if not _reads_encoded(storage):
             return [self.to_json(r) for r in await self.find(where, opts)]
         final = await self._where(where, opts)
         cls, name, auth, protection, file_url = self.cls, self.cls.name, self.auth, self.protection, self.svc.file_url
         return [redact(name, encoded_to_json(cls, obj, file_url), auth, protection)
-                for obj in await storage.find_encoded(cls, final, opts)]
+                for obj in await cast(EncodedReader, storage).find_encoded(cls, final, opts)]
 
     def to_json(self, obj: StoredObject) -> Json:
         return redact(self.cls.name, object_to_json(self.cls, obj, self.svc.file_url), self.auth, self.protection)
+
+
+_ENCODED_READERS: dict[type, bool] = {}
+
+
+def _reads_encoded(storage: object) -> bool:
+    # isinstance against a runtime Protocol inspects every member each time: asked once per store type.
+    kind = type(storage)
+    known = _ENCODED_READERS.get(kind)
+    if known is None:
+        known = _ENCODED_READERS[kind] = isinstance(storage, EncodedReader)
+    return known
 
 
 async def find_stored(svc: Services, auth: Auth, cls: ClassDef, where: Where, opts: FindOptions) -> list[StoredObject]:

@@ -313,11 +313,11 @@ class Compiler:
             parts = []
             if strings and x.is_("text") != "0":
                 listed = self._listed(strings)
-                parts.append(f"{x.string()} IN {listed}")
+                parts.append(x.string_is(f"IN {listed}"))
             if numbers and x.shape in (ANY, NO_ARRAY):
-                parts.append(f"{x.number()} IN {self._listed(numbers)}")
+                parts.append(x.number_is(f"IN {self._listed(numbers)}"))
             if dates and x.typed("Date") != "0":
-                parts.append(f"{x.date_iso()} IN {self._listed(dates)}")
+                parts.append(x.date_is(f"IN {self._listed(dates)}"))
             if files and x.typed("File") != "0":
                 parts.append(and_(x.typed("File"), f"{x.get(label('name'))} IN {self._listed(files)}"))
             if pointers and x.typed("Pointer") != "0":
@@ -366,9 +366,9 @@ class Compiler:
         if isinstance(value, bool):
             return x.is_("true" if value else "false")
         if isinstance(value, int | float):
-            return f"{x.number()} = {self.param(_bindable(value))}"
+            return x.number_is(f"= {self.param(_bindable(value))}")
         if isinstance(value, str):
-            return f"{x.string()} = {self.param(value)}"
+            return x.string_is(f"= {self.param(value)}")
         if isinstance(value, datetime):
             return self.date_compare(x, "eq", value)
         if isinstance(value, Pointer):
@@ -444,9 +444,9 @@ class Compiler:
         if isinstance(value, int | float):
             if x.shape == TEXT_COLUMN or math.isnan(value):
                 return "0"
-            return f"{x.number()} {sym} {self.param(_bindable(value))}"
+            return x.number_is(f"{sym} {self.param(_bindable(value))}")
         if isinstance(value, str):
-            return f"{x.string()} {sym} {self.param(value)}"
+            return x.string_is(f"{sym} {self.param(value)}")
         if isinstance(value, Pointer):
             if x.shape == TEXT_COLUMN:
                 return "0"
@@ -471,7 +471,7 @@ class Compiler:
         else:
             # Stored s has whole milliseconds; for q = m + r (0 < r < 1 ms): s < q ⟺ s <= m and s >= q ⟺ s > m.
             sym = {"lt": "<=", "lte": "<=", "gt": ">", "gte": ">"}[op]
-        return f"{x.date_iso()} {sym} {self.param(format_date(value))}"
+        return x.date_is(f"{sym} {self.param(format_date(value))}")
 
     # ---- arrays, strings, geo ----
 

@@ -48,6 +48,9 @@ _JOIN_PREFIX = "_Join:"
 _SCHEMA_INDEX = "idx:{cls}:{name}"
 _BUILTIN_INDEX = "builtin:{cls}:{field}"
 _POINTER_INDEX = "pointer:{cls}:{field}"
+# Keys the server itself looks objects up by on every request that carries them: a session token (and the
+# legacy one kept on the user) is resolved per authenticated request, which must not read the whole table.
+_LOOKUP_KEYS = {"_Session": ("sessionToken",), "_User": ("_session_token",), "_Installation": ("installationId",)}
 
 
 def database_path(uri_or_path: str) -> str:
@@ -78,6 +81,9 @@ def _index_statements(cls: ClassDef) -> dict[str, str]:
         name = _BUILTIN_INDEX.format(cls=cls.name, field=".".join(field))
         expr = index_expression(cls, ".".join(field), unique=True)
         out[name] = f"CREATE UNIQUE INDEX {quote_ident(name)} ON {table} ({expr})"
+    for key in _LOOKUP_KEYS.get(cls.name, ()):
+        name = _BUILTIN_INDEX.format(cls=cls.name, field=key)
+        out[name] = f"CREATE INDEX {quote_ident(name)} ON {table} ({index_expression(cls, key, False)})"
     for key, fdef in cls.fields.items():
         if fdef.type is FieldType.POINTER:
             # Pointer equality ("this patient's studies") is the commonest app query, and an includer's

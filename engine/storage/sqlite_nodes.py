@@ -149,21 +149,38 @@ class Node:
             return "0"
         return f"{self.get(label('__type'))} IS '{kind}'"
 
-    # Typed reads: the value when it is of one type bracket, else NULL. A comparison on one of these needs no
-    # separate type test, so an index holding the same expression answers it alone (no row lookups: a count
-    # is read from the index). NULL compares as no match, which is what the type test gave.
+    # Typed comparisons, ``rhs`` e.g. "> :p0". On a field the schema declares (NO_ARRAY), they compare the
+    # typed read (the value when it is of that type, else NULL; index_expression indexes the same text), so an
+    # index answers them alone, without a row lookup for a type test: a count is read from the index. NULL
+    # compares as no match, which is what the type test gave. Elsewhere the value and its type are tested apart,
+    # matching an index on an undeclared or dotted key (json_extract of the value).
+
+    def number_is(self, rhs: str) -> str:
+        if self.shape == NO_ARRAY:
+            return f"{self.number()} {rhs}"
+        return and_(f"{self.v} {rhs}", f"{self.t} IN ('integer','real')")
+
+    def string_is(self, rhs: str) -> str:
+        if self.shape == TEXT_COLUMN:
+            return f"{self.v} {rhs}"
+        if self.shape == NO_ARRAY:
+            return f"{self.string()} {rhs}"
+        return and_(f"{self.v} {rhs}", self.is_("text"))
+
+    def date_is(self, rhs: str) -> str:
+        if self.shape == DATE_COLUMN:
+            return f"{self.v} {rhs}"
+        if self.shape == NO_ARRAY:
+            return f"{self.date_iso()} {rhs}"
+        return and_(f"{self.get(label('iso'))} {rhs}", self.typed("Date"))
 
     def number(self) -> str:
         return f"CASE WHEN {self.t} IN ('integer','real') THEN {self.v} END"
 
     def string(self) -> str:
-        if self.shape == TEXT_COLUMN:
-            return self.v
         return f"CASE WHEN {self.t} IS 'text' THEN {self.v} END"
 
     def date_iso(self) -> str:
-        if self.shape == DATE_COLUMN:
-            return self.v
         return f"CASE WHEN {self.get(label('__type'))} IS 'Date' THEN {self.get(label('iso'))} END"
 
     def plain_object(self) -> str:
@@ -213,7 +230,14 @@ class Cands:
     ctes: tuple[str, ...] = ()
 
 
+# Server-owned keys only the server writes, always as strings: typed like a declared String field, so the
+# lookups by them (a legacy session token on every request that carries one) are index searches.
+_INTERNAL_STRINGS = frozenset({"_session_token", "_perishable_token", "_email_verify_token"})
+
+
 def declared_type(cls: ClassDef | None, name: str) -> FieldType | None:
+    if name in _INTERNAL_STRINGS:
+        return FieldType.STRING
     fdef = cls.fields.get(name) if cls is not None else None
     return fdef.type if fdef is not None else None
 
@@ -226,7 +250,7 @@ def head_node(cls: ClassDef | None, head: str) -> Node:
     if head in PERMISSION_COLUMNS:
         return Node(f"json_type({head})", head, head, "$", PERMISSIONS)
     column = "internal" if head.startswith("_") else "data"
-    kind = declared_type(cls, head) if column == "data" else None
+    kind = declared_type(cls, head) if column == "data" or head in _INTERNAL_STRINGS else None
     node = Node("NULL", "NULL", column, "$").child(head)
     if kind in _NEVER_ARRAY:
         return Node(node.t, node.v, node.root, node.jpath, NO_ARRAY)

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from engine.query.options import FindOptions
-from engine.query.where import Where, conjoin, parse_where
-from engine.schema.model import FieldDef, FieldType, new_class
+from engine.query.where import Compare, Where, conjoin, parse_where
+from engine.schema.model import FieldDef, FieldType, default_fields, new_class
 from engine.security.acl import read_constraint
 from engine.security.auth import Auth
 from engine.storage.base import StoredObject
@@ -153,3 +153,23 @@ async def test_plans_stay_index_searches_at_a_million_rows(stores: tuple[SQLiteA
     finally:
         with sqlite3.connect(db_path) as conn:
             conn.execute("DROP TABLE sqlite_stat1")
+
+
+@pytest.mark.parametrize(("class_name", "key", "value"), [
+    ("_Session", "sessionToken", "r:abc"), ("_User", "_session_token", "legacy"),
+    ("_Session", "user", Pointer("_User", "u1")), ("_User", "username", "ada"), ("_User", "email", "a@b.c"),
+])
+async def test_per_request_lookups_are_index_searches(tmp_path: Path, class_name: str, key: str, value: Any) -> None:
+    """A session token is resolved on every authenticated request: never by reading the whole table."""
+    cls = new_class(class_name, default_fields(class_name))
+    adapter = SQLiteAdapter(str(tmp_path / "app.db"))
+    await adapter.open()
+    try:
+        await adapter.save_schema(cls)
+        where = Compare((key,), "eq", value)
+        compiler = Compiler(cls)
+        sql = f'SELECT objectId FROM "{class_name}" WHERE {compiler.where(where)} LIMIT 1'
+        plan = _plan(tmp_path / "app.db", sql, compiler.params)
+        assert any(step.startswith(f"SEARCH {class_name} USING INDEX") for step in plan), plan
+    finally:
+        await adapter.aclose()
