@@ -313,11 +313,12 @@ class Compiler:
             parts = []
             if strings and x.is_("text") != "0":
                 listed = self._listed(strings)
-                parts.append(x.string_is(f"IN {listed}"))
+                parts.append(and_(f"{x.v} IN {listed}", x.is_("text")))
             if numbers and x.shape in (ANY, NO_ARRAY):
-                parts.append(x.number_is(f"IN {self._listed(numbers)}"))
+                parts.append(and_(f"{x.v} IN {self._listed(numbers)}", f"{x.t} IN ('integer','real')"))
             if dates and x.typed("Date") != "0":
-                parts.append(x.date_is(f"IN {self._listed(dates)}"))
+                text = x.v if x.shape == DATE_COLUMN else x.get(label("iso"))
+                parts.append(and_(x.typed("Date"), f"{text} IN {self._listed(dates)}"))
             if files and x.typed("File") != "0":
                 parts.append(and_(x.typed("File"), f"{x.get(label('name'))} IN {self._listed(files)}"))
             if pointers and x.typed("Pointer") != "0":
@@ -333,13 +334,13 @@ class Compiler:
             (class_name, object_id), = pointers
             return and_(x.typed("Pointer"), f"{cls_expr} = {self.param(class_name)}",
                         f"{oid_expr} = {self.param(object_id)}")
-        listed = self.param(dumps([list(p) for p in pointers]))
         # The objectId alone first: that is what an index on a pointer field holds.
         if len(pointers) <= _SHORT_LIST:
             ids = list(dict.fromkeys(object_id for _, object_id in pointers))
             pairs = ", ".join(f"({self.param(c)}, {self.param(o)})" for c, o in pointers)
             return and_(x.typed("Pointer"), f"{oid_expr} IN {self._listed(ids)}",
                         f"({cls_expr}, {oid_expr}) IN (VALUES {pairs})")
+        listed = self.param(dumps([list(p) for p in pointers]))
         return and_(x.typed("Pointer"),
                     f"{oid_expr} IN (SELECT json_extract(value, '$[1]') FROM json_each({listed}))",
                     f"({cls_expr}, {oid_expr}) IN "
@@ -366,9 +367,9 @@ class Compiler:
         if isinstance(value, bool):
             return x.is_("true" if value else "false")
         if isinstance(value, int | float):
-            return x.number_is(f"= {self.param(_bindable(value))}")
+            return and_(f"{x.v} = {self.param(_bindable(value))}", f"{x.t} IN ('integer','real')")
         if isinstance(value, str):
-            return x.string_is(f"= {self.param(value)}")
+            return and_(f"{x.v} = {self.param(value)}", x.is_("text"))
         if isinstance(value, datetime):
             return self.date_compare(x, "eq", value)
         if isinstance(value, Pointer):
@@ -444,9 +445,9 @@ class Compiler:
         if isinstance(value, int | float):
             if x.shape == TEXT_COLUMN or math.isnan(value):
                 return "0"
-            return x.number_is(f"{sym} {self.param(_bindable(value))}")
+            return and_(f"{x.v} {sym} {self.param(_bindable(value))}", f"{x.t} IN ('integer','real')")
         if isinstance(value, str):
-            return x.string_is(f"{sym} {self.param(value)}")
+            return and_(f"{x.v} {sym} {self.param(value)}", x.is_("text"))
         if isinstance(value, Pointer):
             if x.shape == TEXT_COLUMN:
                 return "0"
@@ -459,8 +460,10 @@ class Compiler:
 
     def date_compare(self, x: Node, op: str, value: datetime) -> str:
         """Dates are stored as ISO text with milliseconds; a finer query instant still compares exactly."""
-        if x.typed("Date") == "0":
+        guard = x.typed("Date")
+        if guard == "0":
             return "0"
+        text = x.v if x.shape == DATE_COLUMN else x.get(label("iso"))
         exact = _exact_ms(value)
         if op == "eq":
             if not exact:
@@ -471,7 +474,7 @@ class Compiler:
         else:
             # Stored s has whole milliseconds; for q = m + r (0 < r < 1 ms): s < q ⟺ s <= m and s >= q ⟺ s > m.
             sym = {"lt": "<=", "lte": "<=", "gt": ">", "gte": ">"}[op]
-        return x.date_is(f"{sym} {self.param(format_date(value))}")
+        return and_(f"{text} {sym} {self.param(format_date(value))}", guard)
 
     # ---- arrays, strings, geo ----
 

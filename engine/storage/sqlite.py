@@ -34,7 +34,7 @@ from engine.storage.sqlite_codec import (
 )
 from engine.storage.sqlite_commit import GroupCommitter
 from engine.storage.sqlite_functions import register_functions
-from engine.storage.sqlite_nodes import index_expression, quote_ident
+from engine.storage.sqlite_nodes import index_companions, index_expression, quote_ident
 from engine.storage.sqlite_readers import ReaderPool, install_deadline_check, reader_count
 
 log = logging.getLogger(__name__)
@@ -83,31 +83,34 @@ def _index_statements(cls: ClassDef) -> dict[str, str]:
         out[name] = f"CREATE UNIQUE INDEX {quote_ident(name)} ON {table} ({expr})"
     for key in _LOOKUP_KEYS.get(cls.name, ()):
         name = _BUILTIN_INDEX.format(cls=cls.name, field=key)
-        out[name] = f"CREATE INDEX {quote_ident(name)} ON {table} ({index_expression(cls, key, False)})"
+        out[name] = f"CREATE INDEX {quote_ident(name)} ON {table} ({_columns(cls, key, '')})"
     for key, fdef in cls.fields.items():
         if fdef.type is FieldType.POINTER:
             # Pointer equality ("this patient's studies") is the commonest app query, and an includer's
             # `$in`: each declared pointer is indexed by the objectId the compiler compares first.
             name = _POINTER_INDEX.format(cls=cls.name, field=key)
-            out[name] = f"CREATE INDEX {quote_ident(name)} ON {table} ({index_expression(cls, key, False)})"
+            out[name] = f"CREATE INDEX {quote_ident(name)} ON {table} ({_columns(cls, key, '')})"
     for index_name, spec in cls.indexes.items():
         if index_name == "_id_" or not isinstance(spec, Mapping):
             continue
         unique = spec.get("unique") is True
-        exprs: list[str] = []
-        for key, direction in spec.items():
-            if key == "unique":
-                continue
-            if direction not in (1, -1):
-                exprs = []  # text and geo indexes have no SQLite counterpart: queries scan
-                break
-            expr = index_expression(cls, str(key), unique)
-            exprs.append(expr + (" DESC" if direction == -1 else ""))
-        if not exprs or (exprs == ["objectId"] and not unique):
+        keys = [(str(key), " DESC" if direction == -1 else "") for key, direction in spec.items() if key != "unique"]
+        if not keys or any(spec[key] not in (1, -1) for key, _ in keys):
+            continue  # text and geo indexes have no SQLite counterpart: queries scan
+        exprs = [index_expression(cls, key, unique) + direction for key, direction in keys]
+        if exprs == ["objectId"] and not unique:
             continue
+        if len(keys) == 1 and not unique:
+            # One key: the type tests beside it ride along (a unique index keeps comparing whole values only).
+            exprs = [_columns(cls, *keys[0])]
         name = _SCHEMA_INDEX.format(cls=cls.name, name=index_name)
         out[name] = f"CREATE {'UNIQUE ' if unique else ''}INDEX {quote_ident(name)} ON {table} ({', '.join(exprs)})"
     return out
+
+
+def _columns(cls: ClassDef, key: str, direction: str) -> str:
+    """An index's columns for one key: the value the compiler compares, then what it tests beside it."""
+    return ", ".join([index_expression(cls, key, False) + direction, *index_companions(cls, key)])
 
 
 @contextmanager

@@ -19,7 +19,7 @@ _NEVER_ARRAY = frozenset({
     FieldType.FILE, FieldType.BYTES, FieldType.POLYGON, FieldType.POINTER,
 })
 # The part of a typed value an index (and the query that should use it) reads.
-_INDEXED_PART = {FieldType.POINTER: "objectId", FieldType.FILE: "name"}
+_INDEXED_PART = {FieldType.DATE: "iso", FieldType.POINTER: "objectId", FieldType.FILE: "name"}
 
 # Node shapes: what is known about a value before looking at it.
 ANY = "any"
@@ -149,40 +149,6 @@ class Node:
             return "0"
         return f"{self.get(label('__type'))} IS '{kind}'"
 
-    # Typed comparisons, ``rhs`` e.g. "> :p0". On a field the schema declares (NO_ARRAY), they compare the
-    # typed read (the value when it is of that type, else NULL; index_expression indexes the same text), so an
-    # index answers them alone, without a row lookup for a type test: a count is read from the index. NULL
-    # compares as no match, which is what the type test gave. Elsewhere the value and its type are tested apart,
-    # matching an index on an undeclared or dotted key (json_extract of the value).
-
-    def number_is(self, rhs: str) -> str:
-        if self.shape == NO_ARRAY:
-            return f"{self.number()} {rhs}"
-        return and_(f"{self.v} {rhs}", f"{self.t} IN ('integer','real')")
-
-    def string_is(self, rhs: str) -> str:
-        if self.shape == TEXT_COLUMN:
-            return f"{self.v} {rhs}"
-        if self.shape == NO_ARRAY:
-            return f"{self.string()} {rhs}"
-        return and_(f"{self.v} {rhs}", self.is_("text"))
-
-    def date_is(self, rhs: str) -> str:
-        if self.shape == DATE_COLUMN:
-            return f"{self.v} {rhs}"
-        if self.shape == NO_ARRAY:
-            return f"{self.date_iso()} {rhs}"
-        return and_(f"{self.get(label('iso'))} {rhs}", self.typed("Date"))
-
-    def number(self) -> str:
-        return f"CASE WHEN {self.t} IN ('integer','real') THEN {self.v} END"
-
-    def string(self) -> str:
-        return f"CASE WHEN {self.t} IS 'text' THEN {self.v} END"
-
-    def date_iso(self) -> str:
-        return f"CASE WHEN {self.get(label('__type'))} IS 'Date' THEN {self.get(label('iso'))} END"
-
     def plain_object(self) -> str:
         """A Mapping in match.py's sense: an object that is not a typed value."""
         if self.shape in (TEXT_COLUMN, DATE_COLUMN, PERMISSIONS):
@@ -230,8 +196,8 @@ class Cands:
     ctes: tuple[str, ...] = ()
 
 
-# Server-owned keys only the server writes, always as strings: typed like a declared String field, so the
-# lookups by them (a legacy session token on every request that carries one) are index searches.
+# Server-owned keys only the server writes, always as strings: shaped like a declared String field (no array
+# branch), so the lookups by them (a legacy session token, on every request that carries one) use an index.
 _INTERNAL_STRINGS = frozenset({"_session_token", "_perishable_token", "_email_verify_token"})
 
 
@@ -268,16 +234,26 @@ def index_expression(cls: ClassDef, key: str, unique: bool) -> str:
     for part in path[1:]:
         node = node.child(part)
     kind = declared_type(cls, path[0]) if len(path) == 1 else None
-    # The typed reads the compiler compares on (Node.number/string/date_iso). As a unique key they also
-    # differ from the whole value only for values of another type, which the schema refuses to store.
-    if kind is FieldType.NUMBER:
-        return node.number()
-    if kind is FieldType.STRING:
-        return node.string()
-    if kind is FieldType.DATE:
-        return node.date_iso()
     indexed = _INDEXED_PART.get(kind) if kind is not None else None
-    # A unique index compares whole values.
-    if indexed is not None and not unique:
+    # A unique index compares whole values, except a date, whose ISO text is the value.
+    if indexed is not None and (not unique or kind is FieldType.DATE):
         return node.get(label(indexed))
     return node.v
+
+
+def index_companions(cls: ClassDef, key: str) -> list[str]:
+    """What the compiler tests beside the value an index on ``key`` holds: the value's JSON type, or a typed
+    value's ``__type`` (and a pointer's className). Kept in the index as trailing columns, SQLite reads them
+    from there: a search or a count on the key then never reads the row itself to finish the test."""
+    if key in ("_id", "objectId") or key in TIMESTAMP_COLUMNS:
+        return []
+    path = key.split(".")
+    node = head_node(cls, path[0])
+    for part in path[1:]:
+        node = node.child(part)
+    kind = declared_type(cls, path[0]) if len(path) == 1 else None
+    if kind is FieldType.POINTER:
+        return [node.get(label("__type")), node.get(label("className"))]
+    if kind in (FieldType.DATE, FieldType.FILE):
+        return [node.get(label("__type"))]
+    return [node.t]

@@ -301,9 +301,9 @@ async def test_schema_indexes_are_expression_indexes_the_planner_uses(db: SQLite
         await db.create(GAME, obj(f"g{i:03d}", name=f"n{i}", code=f"c{i}"))
     with raw(db_path) as conn:
         indexes = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'Game'"))
-        # The typed read the compiler compares on (a string, else NULL): no type test left for the row.
+        # The value, then its type, which the compiler tests beside it: SQLite reads both from the index.
         expected = ("""CREATE INDEX "idx:Game:name_1" ON "Game" """
-                    """(CASE WHEN json_type(data, '$."name"') IS 'text' THEN json_extract(data, '$."name"') END)""")
+                    """(json_extract(data, '$."name"'), json_type(data, '$."name"'))""")
         assert indexes["idx:Game:name_1"] == expected
         assert indexes["idx:Game:code_1"].startswith("CREATE UNIQUE INDEX")
         acl = Or((Exists(("_rperm",), False), In(("_rperm",), (None, "*", "u1"))))
@@ -330,7 +330,8 @@ async def test_index_changes_follow_the_schema(db: SQLiteAdapter, db_path: Path)
     with raw(db_path) as conn:
         sql = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index'"))
     assert sql["idx:Game:code_1"].startswith("CREATE INDEX")  # no longer unique
-    assert """THEN json_extract(data, '$."when"."iso"') END DESC""" in sql["idx:Game:when_-1"]
+    assert """(json_extract(data, '$."when"."iso"') DESC, json_extract(data, '$."when"."__type"'))""" \
+        in sql["idx:Game:when_-1"]
     assert sql["idx:Game:made"].endswith('("createdAt")')
 
 
