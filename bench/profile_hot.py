@@ -74,7 +74,7 @@ def start_server(workdir: Path, master: str, root: Path = ROOT) -> tuple[subproc
     schema = workdir / "schema.json"
     schema.write_text(json.dumps(SCHEMA))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PARSE_SERVER_", "SLEEPLAB_"))}
-    cmd = [sys.executable, "-m", "engine", "serve", "--port", str(port), "--master-key", master, "--app-id", APP,
+    cmd = [sys.executable, "-m", "engine", "serve", "--port", str(port), f"--master-key={master}", "--app-id", APP,
            "--database-uri", f"sqlite:///{workdir}/hot.db", "--schema", str(schema)]
     log = open(workdir / "server.log", "wb")
     # `python -m engine` imports the engine of its working directory: --engine-root compares another tree.
@@ -246,7 +246,7 @@ def main() -> int:
         raise SystemExit("wrk is needed (apt-get install -y wrk)")
     workdir = Path(args.keep or tempfile.mkdtemp(prefix="profile-hot-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    master = secrets.token_urlsafe(16)
+    master = secrets.token_hex(16)
     proc, url = start_server(workdir, master, Path(args.engine_root))
     try:
         t0 = time.perf_counter()
