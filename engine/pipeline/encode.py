@@ -37,16 +37,22 @@ def object_to_json(cls: ClassDef, obj: StoredObject, file_url: Callable[[str], s
     return out
 
 
-def encoded_to_json(cls: ClassDef, obj: EncodedObject, file_url: Callable[[str], str] | None = None) -> Json:
+def relation_fields(cls: ClassDef) -> list[tuple[str, str | None]]:
+    """The class's Relation fields and their targets: asked once per read, not once per object served."""
+    return [(key, fdef.target_class) for key, fdef in cls.fields.items() if fdef.type is FieldType.RELATION]
+
+
+def encoded_to_json(cls: ClassDef, obj: EncodedObject, file_url: Callable[[str], str] | None = None,
+                    relations: list[tuple[str, str | None]] | None = None) -> Json:
     """What object_to_json gives for the same object, built from the JSON the store holds: only Files (urls),
-    relations (from the schema) and `_User`'s secrets and authData differ from the stored form."""
+    relations (from the schema, or ``relations`` = relation_fields(cls)) and `_User`'s secrets and authData
+    differ from the stored form."""
     out = obj.json
     if obj.has_files:
         for key, value in out.items():
             out[key] = _with_urls(value, file_url)
-    for key, fdef in cls.fields.items():
-        if fdef.type is FieldType.RELATION:
-            out[key] = {"__type": "Relation", "className": fdef.target_class}
+    for key, target in relation_fields(cls) if relations is None else relations:
+        out[key] = {"__type": "Relation", "className": target}
     if cls.name == "_User":
         auth_data = {k.removeprefix("_auth_data_"): v for k, v in obj.internal.items()
                      if k.startswith("_auth_data_") and v is not None}

@@ -9,7 +9,7 @@ from typing import Any, cast
 from engine.errors import ErrorCode, ParseError
 from engine.pipeline import hooks
 from engine.pipeline.context import RequestContext, Services
-from engine.pipeline.encode import Json, encoded_to_json, object_to_json
+from engine.pipeline.encode import Json, encoded_to_json, object_to_json, relation_fields
 from engine.query.options import FindOptions, find_options
 from engine.query.where import (
     All,
@@ -206,7 +206,8 @@ class Reader:
             return [self.to_json(r) for r in await self.find(where, opts)]
         final = await self._where(where, opts)
         cls, name, auth, protection, file_url = self.cls, self.cls.name, self.auth, self.protection, self.svc.file_url
-        return [redact(name, encoded_to_json(cls, obj, file_url), auth, protection)
+        relations = relation_fields(cls)
+        return [redact(name, encoded_to_json(cls, obj, file_url, relations), auth, protection)
                 for obj in await cast(EncodedReader, storage).find_encoded(cls, final, opts)]
 
     def to_json(self, obj: StoredObject) -> Json:
