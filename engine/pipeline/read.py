@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 from engine.errors import ErrorCode, ParseError
 from engine.pipeline import hooks
 from engine.pipeline.context import RequestContext, Services
-from engine.pipeline.encode import Json, object_to_json
+from engine.pipeline.encode import Json, encoded_to_json, object_to_json, relation_fields
 from engine.query.options import FindOptions, find_options
 from engine.query.where import (
     All,
@@ -43,6 +43,7 @@ from engine.security.class_access import check_class_access
 from engine.security.clp import Op, Protection, check_class_permission, protected_fields
 from engine.security.redact import redact
 from engine.storage.base import StoredObject
+from engine.storage.encoded import EncodedReader
 from engine.wire import Pointer
 
 ALWAYS_KEYS = ("objectId", "createdAt", "updatedAt", "ACL")
@@ -197,8 +198,32 @@ class Reader:
         return [{"className": self.cls.name, "adapter": type(self.svc.storage).__name__, "where": repr(final),
                  "limit": opts.limit, "skip": opts.skip}]
 
+    async def find_json(self, where: Where, opts: FindOptions) -> list[Json]:
+        """find, as the redacted Parse JSON served to this caller; straight from the stored JSON when the store
+        can hand it over (no decode into typed values and re-encode per object)."""
+        storage = self.svc.storage
+        if not _reads_encoded(storage):
+            return [self.to_json(r) for r in await self.find(where, opts)]
+        final = await self._where(where, opts)
+        cls, name, auth, protection, file_url = self.cls, self.cls.name, self.auth, self.protection, self.svc.file_url
+        relations = relation_fields(cls)
+        return [redact(name, encoded_to_json(cls, obj, file_url, relations), auth, protection)
+                for obj in await cast(EncodedReader, storage).find_encoded(cls, final, opts)]
+
     def to_json(self, obj: StoredObject) -> Json:
         return redact(self.cls.name, object_to_json(self.cls, obj, self.svc.file_url), self.auth, self.protection)
+
+
+_ENCODED_READERS: dict[type, bool] = {}
+
+
+def _reads_encoded(storage: object) -> bool:
+    # isinstance against a runtime Protocol inspects every member each time: asked once per store type.
+    kind = type(storage)
+    known = _ENCODED_READERS.get(kind)
+    if known is None:
+        known = _ENCODED_READERS[kind] = isinstance(storage, EncodedReader)
+    return known
 
 
 async def find_stored(svc: Services, auth: Auth, cls: ClassDef, where: Where, opts: FindOptions) -> list[StoredObject]:
@@ -273,8 +298,7 @@ async def run_find(svc: Services, ctx: RequestContext, class_name: str, params: 
         return FindResult([], count, redirected, await reader.explain(where, opts))
     if opts.limit == 0:
         return FindResult([], count, redirected)
-    rows = await reader.find(where, opts)
-    results = [reader.to_json(r) for r in rows]
+    results = await reader.find_json(where, opts)
     await _include(svc, ctx, cls, results, opts)
     results = await hooks.after_find(svc, ctx, cls.name, results, is_get=False)
     return FindResult([_project(r, opts) for r in results], count, redirected)
@@ -292,10 +316,9 @@ async def run_get(
     opts = _options(svc, params, single=True)
     where = parse_where(params.get("where"), master=auth.is_master)
     reader = Reader(svc, auth, cls, Op.GET)
-    rows = await reader.find(where, replace(opts, limit=1, skip=0, order=()))
-    if not rows:
+    results = await reader.find_json(where, replace(opts, limit=1, skip=0, order=()))
+    if not results:
         raise ParseError(ErrorCode.OBJECT_NOT_FOUND, "Object not found.")
-    results = [reader.to_json(rows[0])]
     await _include(svc, ctx, cls, results, opts)
     results = await hooks.after_find(svc, ctx, class_name, results, is_get=True)
     if not results:
@@ -350,8 +373,7 @@ async def _fetch_included(svc: Services, ctx: RequestContext, class_name: str, i
     params = await hooks.before_find(svc, ctx, class_name, {"where": {"objectId": {"$in": sorted(ids)}}},
                                      is_get=False)
     where = parse_where(params.get("where"), master=auth.is_master)
-    rows = await reader.find(where, UNLIMITED)
-    found = await hooks.after_find(svc, ctx, class_name, [reader.to_json(r) for r in rows], is_get=False)
+    found = await hooks.after_find(svc, ctx, class_name, await reader.find_json(where, UNLIMITED), is_get=False)
     return {obj["objectId"]: {"__type": "Object", "className": class_name, **obj}
             for obj in found if isinstance(obj.get("objectId"), str)}
 

@@ -334,16 +334,23 @@ class Compiler:
             (class_name, object_id), = pointers
             return and_(x.typed("Pointer"), f"{cls_expr} = {self.param(class_name)}",
                         f"{oid_expr} = {self.param(object_id)}")
-        listed = self.param(dumps([list(p) for p in pointers]))
         # The objectId alone first: that is what an index on a pointer field holds.
+        if len(pointers) <= _SHORT_LIST:
+            ids = list(dict.fromkeys(object_id for _, object_id in pointers))
+            pairs = ", ".join(f"({self.param(c)}, {self.param(o)})" for c, o in pointers)
+            return and_(x.typed("Pointer"), f"{oid_expr} IN {self._listed(ids)}",
+                        f"({cls_expr}, {oid_expr}) IN (VALUES {pairs})")
+        listed = self.param(dumps([list(p) for p in pointers]))
         return and_(x.typed("Pointer"),
                     f"{oid_expr} IN (SELECT json_extract(value, '$[1]') FROM json_each({listed}))",
                     f"({cls_expr}, {oid_expr}) IN "
                     f"(SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each({listed}))")
 
     def _listed(self, values: list[Any]) -> str:
-        if len(values) == 1:
-            return f"({self.param(values[0])})"
+        if len(values) <= _SHORT_LIST:
+            # Bound one by one, the planner knows how many there are: an index search for a few values stays
+            # one however large the table (it cannot count a JSON array's elements before running).
+            return "(" + ", ".join(self.param(v) for v in values) + ")"
         # One bound JSON array, however long the list: SQLite caps the number of parameters.
         return f"(SELECT value FROM json_each({self.param(dumps(values))}))"
 
@@ -551,6 +558,7 @@ class Compiler:
 
 
 _JOIN_ROWS = 48
+_SHORT_LIST = 32
 
 
 class _Scope:

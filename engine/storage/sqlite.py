@@ -16,7 +16,7 @@ from engine.errors import ErrorCode, ParseError
 from engine.query.deadline import current_deadline
 from engine.query.options import FindOptions
 from engine.query.where import Where
-from engine.schema.model import ClassDef
+from engine.schema.model import ClassDef, FieldType
 from engine.storage.aggregate_plan import StorePlan
 from engine.storage.base import (
     DUPLICATE_MESSAGE,
@@ -26,6 +26,7 @@ from engine.storage.base import (
     Changes,
     StoredObject,
 )
+from engine.storage.encoded import EncodedObject
 from engine.storage.memory import BUILTIN_UNIQUE, apply_changes
 from engine.storage.sql_aggregate import Statement, distinct_statement, group_statement, sqlite_dialect
 from engine.storage.sql_compile import Compiler
@@ -36,12 +37,14 @@ from engine.storage.sqlite_codec import (
     decode_row,
     dumps,
     encode_row,
+    encoded_columns,
+    encoded_row,
     schema_from_text,
     schema_text,
 )
 from engine.storage.sqlite_commit import GroupCommitter
 from engine.storage.sqlite_functions import register_functions
-from engine.storage.sqlite_nodes import index_expression, quote_ident
+from engine.storage.sqlite_nodes import index_companions, index_expression, quote_ident
 from engine.storage.sqlite_readers import ReaderPool, install_deadline_check, reader_count
 from engine.wire import Value
 
@@ -55,6 +58,10 @@ _JOIN_PREFIX = "_Join:"
 # Index names are database-wide in SQLite: these prefixes keep each class's (and ours apart from the schema's).
 _SCHEMA_INDEX = "idx:{cls}:{name}"
 _BUILTIN_INDEX = "builtin:{cls}:{field}"
+_POINTER_INDEX = "pointer:{cls}:{field}"
+# Keys the server itself looks objects up by on every request that carries them: a session token (and the
+# legacy one kept on the user) is resolved per authenticated request, which must not read the whole table.
+_LOOKUP_KEYS = {"_Session": ("sessionToken",), "_User": ("_session_token",), "_Installation": ("installationId",)}
 
 
 def database_path(uri_or_path: str) -> str:
@@ -85,24 +92,36 @@ def _index_statements(cls: ClassDef) -> dict[str, str]:
         name = _BUILTIN_INDEX.format(cls=cls.name, field=".".join(field))
         expr = index_expression(cls, ".".join(field), unique=True)
         out[name] = f"CREATE UNIQUE INDEX {quote_ident(name)} ON {table} ({expr})"
+    for key in _LOOKUP_KEYS.get(cls.name, ()):
+        name = _BUILTIN_INDEX.format(cls=cls.name, field=key)
+        out[name] = f"CREATE INDEX {quote_ident(name)} ON {table} ({_columns(cls, key, '')})"
+    for key, fdef in cls.fields.items():
+        if fdef.type is FieldType.POINTER:
+            # Pointer equality ("this patient's studies") is the commonest app query, and an includer's
+            # `$in`: each declared pointer is indexed by the objectId the compiler compares first.
+            name = _POINTER_INDEX.format(cls=cls.name, field=key)
+            out[name] = f"CREATE INDEX {quote_ident(name)} ON {table} ({_columns(cls, key, '')})"
     for index_name, spec in cls.indexes.items():
         if index_name == "_id_" or not isinstance(spec, Mapping):
             continue
         unique = spec.get("unique") is True
-        exprs: list[str] = []
-        for key, direction in spec.items():
-            if key == "unique":
-                continue
-            if direction not in (1, -1):
-                exprs = []  # text and geo indexes have no SQLite counterpart: queries scan
-                break
-            expr = index_expression(cls, str(key), unique)
-            exprs.append(expr + (" DESC" if direction == -1 else ""))
-        if not exprs or (exprs == ["objectId"] and not unique):
+        keys = [(str(key), " DESC" if direction == -1 else "") for key, direction in spec.items() if key != "unique"]
+        if not keys or any(spec[key] not in (1, -1) for key, _ in keys):
+            continue  # text and geo indexes have no SQLite counterpart: queries scan
+        exprs = [index_expression(cls, key, unique) + direction for key, direction in keys]
+        if exprs == ["objectId"] and not unique:
             continue
+        if len(keys) == 1 and not unique:
+            # One key: the type tests beside it ride along (a unique index keeps comparing whole values only).
+            exprs = [_columns(cls, *keys[0])]
         name = _SCHEMA_INDEX.format(cls=cls.name, name=index_name)
         out[name] = f"CREATE {'UNIQUE ' if unique else ''}INDEX {quote_ident(name)} ON {table} ({', '.join(exprs)})"
     return out
+
+
+def _columns(cls: ClassDef, key: str, direction: str) -> str:
+    """An index's columns for one key: the value the compiler compares, then what it tests beside it."""
+    return ", ".join([index_expression(cls, key, False) + direction, *index_companions(cls, key)])
 
 
 @contextmanager
@@ -356,14 +375,15 @@ class SQLiteAdapter:
 
         await self._write("insert", run, topics=topics_for_class(cls.name))
 
-    def _select(self, cls: ClassDef, where: Where, opts: FindOptions) -> tuple[str, dict[str, Any]]:
+    def _select(self, cls: ClassDef, where: Where, opts: FindOptions,
+                columns: str = ROW_COLUMNS) -> tuple[str, dict[str, Any]]:
         compiler = Compiler(cls)
         condition = compiler.where(where)
         order = compiler.order_by(opts.order, where)
         params = compiler.params
         params["_limit"] = -1 if opts.limit is None else opts.limit
         params["_skip"] = max(opts.skip, 0)
-        sql = (f"SELECT {ROW_COLUMNS} FROM {quote_ident(cls.name)} WHERE {condition} "
+        sql = (f"SELECT {columns} FROM {quote_ident(cls.name)} WHERE {condition} "
                f"ORDER BY {order} LIMIT :_limit OFFSET :_skip")
         return sql, params
 
@@ -374,6 +394,17 @@ class SQLiteAdapter:
 
         def run(conn: sqlite3.Connection) -> list[StoredObject]:
             return [decode_row(cls.name, row) for row in conn.execute(sql, params)]
+
+        return await self._read("find", cls.name, run, [])
+
+    async def find_encoded(self, cls: ClassDef, where: Where, opts: FindOptions) -> list[EncodedObject]:
+        """find, answered with the stored JSON itself (engine.storage.encoded): what serving a find needs."""
+        if opts.limit is not None and opts.limit <= 0:
+            return []
+        sql, params = self._select(cls, where, opts, encoded_columns(cls.name))
+
+        def run(conn: sqlite3.Connection) -> list[EncodedObject]:
+            return [encoded_row(cls.name, row) for row in conn.execute(sql, params)]
 
         return await self._read("find", cls.name, run, [])
 

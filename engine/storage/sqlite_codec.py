@@ -16,6 +16,7 @@ from engine.errors import ErrorCode, ParseError
 from engine.schema.model import ClassDef, FieldType
 from engine.schema.rest import class_from_json, class_to_json
 from engine.storage.base import StoredObject
+from engine.storage.encoded import EncodedObject
 from engine.wire import (
     ACL,
     Bytes,
@@ -158,6 +159,31 @@ def decode_row(class_name: str, row: tuple[Any, ...]) -> StoredObject:
         MappingProxyType(decode_fields(data)),
         MappingProxyType(decode_fields(internal)),
     )
+
+
+# What dumps writes for a File anywhere in a document (compact separators): without it, no url is needed.
+_FILE_MARK = '"__type":"File"'
+_NO_INTERNAL: Mapping[str, Any] = MappingProxyType({})
+
+
+def encoded_columns(class_name: str) -> str:
+    """The columns encoded_row reads: `internal` only where it is served (_User's authData)."""
+    return ROW_COLUMNS if class_name == "_User" else ROW_COLUMNS.removesuffix(", internal")
+
+
+def encoded_row(class_name: str, row: tuple[Any, ...]) -> EncodedObject:
+    """A row read with encoded_columns, as the Parse JSON it holds. Every column was written by encode_row from
+    canonical values, so this is exactly what decode_row and re-encoding would give, without doing either."""
+    object_id, created_at, updated_at, acl_text, data = row[:5]
+    out: dict[str, Any] = {"objectId": object_id, "createdAt": created_at, "updatedAt": updated_at}
+    if acl_text is not None:
+        out["ACL"] = loads(acl_text)
+    fields = loads(data) if data else None
+    if isinstance(fields, dict):
+        out.update(fields)
+    internal = loads(row[5]) if len(row) > 5 and row[5] else None
+    return EncodedObject(out, internal if isinstance(internal, dict) else _NO_INTERNAL,
+                         bool(data) and _FILE_MARK in data)
 
 
 # ---- schemas ----

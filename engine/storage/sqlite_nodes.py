@@ -196,7 +196,14 @@ class Cands:
     ctes: tuple[str, ...] = ()
 
 
+# Server-owned keys only the server writes, always as strings: shaped like a declared String field (no array
+# branch), so the lookups by them (a legacy session token, on every request that carries one) use an index.
+_INTERNAL_STRINGS = frozenset({"_session_token", "_perishable_token", "_email_verify_token"})
+
+
 def declared_type(cls: ClassDef | None, name: str) -> FieldType | None:
+    if name in _INTERNAL_STRINGS:
+        return FieldType.STRING
     fdef = cls.fields.get(name) if cls is not None else None
     return fdef.type if fdef is not None else None
 
@@ -209,7 +216,7 @@ def head_node(cls: ClassDef | None, head: str) -> Node:
     if head in PERMISSION_COLUMNS:
         return Node(f"json_type({head})", head, head, "$", PERMISSIONS)
     column = "internal" if head.startswith("_") else "data"
-    kind = declared_type(cls, head) if column == "data" else None
+    kind = declared_type(cls, head) if column == "data" or head in _INTERNAL_STRINGS else None
     node = Node("NULL", "NULL", column, "$").child(head)
     if kind in _NEVER_ARRAY:
         return Node(node.t, node.v, node.root, node.jpath, NO_ARRAY)
@@ -232,3 +239,21 @@ def index_expression(cls: ClassDef, key: str, unique: bool) -> str:
     if indexed is not None and (not unique or kind is FieldType.DATE):
         return node.get(label(indexed))
     return node.v
+
+
+def index_companions(cls: ClassDef, key: str) -> list[str]:
+    """What the compiler tests beside the value an index on ``key`` holds: the value's JSON type, or a typed
+    value's ``__type`` (and a pointer's className). Kept in the index as trailing columns, SQLite reads them
+    from there: a search or a count on the key then never reads the row itself to finish the test."""
+    if key in ("_id", "objectId") or key in TIMESTAMP_COLUMNS:
+        return []
+    path = key.split(".")
+    node = head_node(cls, path[0])
+    for part in path[1:]:
+        node = node.child(part)
+    kind = declared_type(cls, path[0]) if len(path) == 1 else None
+    if kind is FieldType.POINTER:
+        return [node.get(label("__type")), node.get(label("className"))]
+    if kind in (FieldType.DATE, FieldType.FILE):
+        return [node.get(label("__type"))]
+    return [node.t]
