@@ -203,7 +203,8 @@ async def test_traversal_and_header_injection_names_are_refused(app_factory: Any
         assert r.json()["code"] in (ErrorCode.INVALID_FILE_NAME, ErrorCode.OBJECT_NOT_FOUND, ErrorCode.INVALID_JSON)
     assert [f async for f in app.state.engine.files.adapter.list()] == []
     root = app.state.engine.files.adapter.root
-    assert sorted(p.name for p in root.parent.iterdir()) == ["files", "test.db", "test.db-changes", "test.db-shm", "test.db-wal"]
+    siblings = sorted(p.name for p in root.parent.iterdir())
+    assert siblings == ["files", "test.db", "test.db-changes", "test.db-shm", "test.db-wal"]
 
 
 async def test_size_limit(app_factory: Any) -> None:
