@@ -146,9 +146,9 @@ def create_app(settings: Settings, storage: StorageAdapter | None = None) -> Sta
     app.add_middleware(WebsocketFront, server=engine.livequery, path=mount)  # outermost: see WebsocketFront
     if mount != "/":
         # REST calls skip the stack above (same answers, a fraction of the work); the routes stay for the rest.
-        graphql = "/" + settings.graphql_path.strip("/") if settings.mount_graphql else None
+        graphql_path = "/" + settings.graphql_path.strip("/") if settings.mount_graphql else None
         app.rest = RestMount(engine.services, mount, CorsHeaders(settings.allow_origin),
-                             skip=(mount + "/files/",), graphql=graphql)
+                             skip=(mount + "/files/",), graphql=graphql_path)
     app.state.engine = engine
     return app
 

@@ -34,7 +34,7 @@ class CorsHeaders:
     def _origin(self, scope: Scope) -> str:
         for name, value in scope.get("headers", []):
             if name == b"origin":
-                origin = value.decode("latin-1")
+                origin: str = value.decode("latin-1")
                 if origin in self._by_origin:
                     return origin
         return self.allow_origin[0]
