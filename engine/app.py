@@ -17,8 +17,9 @@ from engine.cloud.registry import Cloud
 from engine.files.service import FileService, file_service
 from engine.graphql.endpoint import GraphQLEndpoint
 from engine.http import files as files_http
-from engine.http.cors import CORSMiddleware
+from engine.http.cors import CorsHeaders, CORSMiddleware
 from engine.http.edge import handle
+from engine.http.front import EngineApp, RestMount
 from engine.http.static_app import view_routes
 from engine.logbook import LogBook, LogBookHandler, Scrubber, attach, detach
 from engine.mail import load_mail_adapter
@@ -140,9 +141,14 @@ def create_app(settings: Settings, storage: StorageAdapter | None = None) -> Sta
         graphql = GraphQLEndpoint(engine.services)
         # Beside the REST mount, not under it, as Parse's graphQLPath; OPTIONS is answered by the CORS layer.
         routes.insert(0, Route("/" + settings.graphql_path.strip("/"), graphql.handle, methods=["GET", "POST"]))
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = EngineApp(routes=routes, lifespan=lifespan)
     app.add_middleware(CORSMiddleware, allow_origin=settings.allow_origin)
     app.add_middleware(WebsocketFront, server=engine.livequery, path=mount)  # outermost: see WebsocketFront
+    if mount != "/":
+        # REST calls skip the stack above (same answers, a fraction of the work); the routes stay for the rest.
+        graphql_path = "/" + settings.graphql_path.strip("/") if settings.mount_graphql else None
+        app.rest = RestMount(engine.services, mount, CorsHeaders(settings.allow_origin),
+                             skip=(mount + "/files/",), graphql=graphql_path)
     app.state.engine = engine
     return app
 

@@ -150,17 +150,38 @@ _READ_ONLY_POSTS = re.compile(r"^/(functions/[^/]+|batch|login|logout|verifyPass
 _WRITE_VERBS = {"POST": "create", "PUT": "update", "DELETE": "delete"}
 
 
+def _first_segment(path: str) -> str:
+    return path.split("/", 2)[1].lower() if path.startswith("/") else ""
+
+
+def _index(routes: tuple[RouteSpec, ...]) -> dict[tuple[str, str], tuple[RouteSpec, ...]]:
+    """The routes by method and first path segment, each group in table order: a call tries the few that could
+    match instead of the whole table (every pattern starts with a literal segment; Express matches it
+    case-insensitively)."""
+    index: dict[tuple[str, str], list[RouteSpec]] = {}
+    for route in routes:
+        literal = route.pattern.pattern[2:].split("/", 1)[0].split("(", 1)[0]
+        assert literal.replace("_", "").isalnum(), route.pattern.pattern
+        index.setdefault((route.method, literal.lower()), []).append(route)
+    return {key: tuple(group) for key, group in index.items()}
+
+
+_BY_SEGMENT = _index(ROUTES)
+_LEADING_SLASHES = re.compile(r"^//+")
+
+
 async def dispatch(call: ApiCall) -> ApiResult:
-    path = re.sub(r"^//+", "/", call.path)  # Parse accepts /parse//functions/x
+    path = call.path
+    if path.startswith("//"):
+        path = _LEADING_SLASHES.sub("/", path)  # Parse accepts /parse//functions/x
     if call.auth.is_read_only and call.method != "GET" and not _READ_ONLY_POSTS.match(path):
         # Every other route writes (schemas, config, purge, jobs, push, loginAs): one gate covers /batch too.
         verb = _WRITE_VERBS.get(call.method, call.method.lower())
         raise ParseError(ErrorCode.OPERATION_FORBIDDEN,
                          f"read-only masterKey isn't allowed to perform the {verb} operation.")
-    for route in ROUTES:
-        if route.method != call.method:
-            continue
+    for route in _BY_SEGMENT.get((call.method, _first_segment(path)), ()):
         m = route.pattern.match(path)
         if m:
-            return await route.handler(replace(call, params=m.groupdict()))
+            return await route.handler(ApiCall(call.method, call.path, m.groupdict(), call.query, call.body,
+                                               call.ctx, call.creds, call.services))
     raise HTTPDenied(404, f"Cannot {call.method} {path}", code=ErrorCode.OBJECT_NOT_FOUND)
