@@ -29,7 +29,10 @@ class Dialect:
     value: FieldSql  # the field's SQL value (a pointer's objectId for a pointer)
     pointer: FieldSql  # a pointer field as "Class$objectId" text, NULL when unset
     present: FieldSql  # 1 when the row has the field (even as null), else 0
-    first_seen: str  # an aggregate of the rows' storage order: groups (and ties) come in the order find() meets them
+    storage_order: str  # a column of the rows' storage order: groups (and ties) come in the order find() meets them
+    # True when the table can be read in the order of this SQL value (an index leads with it): a GROUP BY on it
+    # then walks the index instead of sorting. Only SQLite asks (PostgreSQL hashes its groups).
+    ordered_by: Callable[[str], bool] = lambda sql: False
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,23 +71,25 @@ def _decode_scalar(kind: FieldType, value: Any, dialect: Dialect) -> Any:
     return value
 
 
-def _columns(cls: ClassDef, group: Group, dialect: Dialect) -> tuple[list[str], dict[str, tuple[str, bool]]]:
-    """SELECT terms (aliased k0.., a0..) and, per sortable output path, (alias, orders as text)."""
+def _columns(cls: ClassDef, group: Group, dialect: Dialect,
+             row: Callable[[str], str]) -> tuple[list[str], dict[str, tuple[str, bool]]]:
+    """SELECT terms (aliased k0.., a0..) and, per sortable output path, (alias, orders as text). ``row`` turns a
+    per-row SQL value into what the grouping query reads for it (itself, or a subquery's column)."""
     terms: list[str] = []
     sortable: dict[str, tuple[str, bool]] = {}
     for i, (name, field) in enumerate(group.keys):
-        terms.append(f"{_key_sql(cls, field, dialect)} AS k{i}")
+        terms.append(f"{row(_key_sql(cls, field, dialect))} AS k{i}")
         sortable["_id" if name is None else f"_id.{name}"] = (f"k{i}", cls.fields[field].type in _TEXT)
     if group.keys and group.keys[0][0] is not None:
         # An object key leaves out a missing field ({a: "$x"} is {} without x), which groups apart from {a: null}.
-        terms += [f"{dialect.present(field)} AS h{i}" for i, (_, field) in enumerate(group.keys)]
+        terms += [f"{row(dialect.present(field))} AS h{i}" for i, (_, field) in enumerate(group.keys)]
     for i, acc in enumerate(group.accumulators):
         text = acc.field is not None and cls.fields[acc.field].type in _TEXT and acc.op in ("min", "max")
         sortable[acc.name] = (f"a{i}", text)
         if acc.field is None:
             terms.append(f"count(*) AS a{i}")
             continue
-        value = dialect.value(acc.field)
+        value = row(dialect.value(acc.field))
         if acc.op == "sum":
             terms.append(f"coalesce(sum({value}), 0) AS a{i}")  # Mongo's sum of nothing is 0
             if dialect.postgres:
@@ -118,11 +123,25 @@ def group_statement(cls: ClassDef, plan: StorePlan, table: str, condition: str, 
     """One statement for ``plan`` (which has a group) over the rows of ``table`` where ``condition`` holds."""
     group = plan.group
     assert group is not None
-    terms, sortable = _columns(cls, group, dialect)
+    # SQLite groups by sorting every row into a temporary b-tree, which carries each column the aggregates read
+    # later -- the whole JSON document. Unless an index already yields the rows in key order, the per-row values
+    # are read once in a subquery (LIMIT -1 keeps SQLite from flattening it) and only they are sorted.
+    first_key = _key_sql(cls, group.keys[0][1], dialect) if group.keys else None
+    presort = not dialect.postgres and first_key is not None and not dialect.ordered_by(first_key)
+    per_row: dict[str, str] = {}
+
+    def row(sql: str) -> str:
+        return per_row.setdefault(sql, f"x{len(per_row)}") if presort else sql
+
+    terms, sortable = _columns(cls, group, dialect, row)
     named = bool(group.keys) and group.keys[0][0] is not None
     keys = ", ".join([f"k{i}" for i in range(len(group.keys))] + [f"h{i}" for i in range(len(group.keys) * named)])
-    columns = ", ".join([*terms, "count(*) AS n", f"{dialect.first_seen} AS o"])
-    inner = f"SELECT {columns} FROM {table} WHERE {condition}" + (f" GROUP BY {keys}" if keys else "")
+    columns = ", ".join([*terms, "count(*) AS n", f"min({row(dialect.storage_order)}) AS o"])
+    source = f"{table} WHERE {condition}"
+    if presort:
+        values = ", ".join(f"{sql} AS {alias}" for sql, alias in per_row.items())
+        source = f"(SELECT {values} FROM {source} LIMIT -1) AS r"
+    inner = f"SELECT {columns} FROM {source}" + (f" GROUP BY {keys}" if keys else "")
     # Without GROUP BY an aggregate over no rows is still one row; Mongo's $group of nothing is no document.
     sql = f"SELECT * FROM ({inner}) AS g WHERE g.n > 0" + _order(plan, sortable, dialect)
     if plan.limit is not None or plan.skip:
@@ -170,7 +189,7 @@ def distinct_statement(cls: ClassDef, field: str, table: str, condition: str, di
     """The distinct non-null values of ``field``, in the order find() meets their first rows."""
     kind = cls.fields[field].type
     expr = _key_sql(cls, field, dialect)
-    sql = (f"SELECT v FROM (SELECT {expr} AS v, {dialect.first_seen} AS o FROM {table} WHERE {condition} "
+    sql = (f"SELECT v FROM (SELECT {expr} AS v, min({dialect.storage_order}) AS o FROM {table} WHERE {condition} "
            f"GROUP BY v) AS d WHERE v IS NOT NULL ORDER BY o")
 
     def decode(row: Sequence[Any]) -> dict[str, Any]:
@@ -185,8 +204,9 @@ def distinct_statement(cls: ClassDef, field: str, table: str, condition: str, di
 
 # ---- the two dialects ----
 
-def sqlite_dialect(cls: ClassDef) -> Dialect:
-    """SQLite rows keep user fields as JSON in ``data``: a field is a JSON path read (the one indexes use)."""
+def sqlite_dialect(cls: ClassDef, index_leads: frozenset[str] = frozenset()) -> Dialect:
+    """SQLite rows keep user fields as JSON in ``data``: a field is a JSON path read (the one indexes use).
+    ``index_leads``: the SQL values the table's indexes lead with."""
     def value(field: str) -> str:
         return head_node(cls, field).v
 
@@ -197,7 +217,8 @@ def sqlite_dialect(cls: ClassDef) -> Dialect:
     def present(field: str) -> str:
         return f"({head_node(cls, field).t} IS NOT NULL)"
 
-    return Dialect(postgres=False, value=value, pointer=pointer, present=present, first_seen="min(rowid)")
+    return Dialect(postgres=False, value=value, pointer=pointer, present=present, storage_order="rowid",
+                   ordered_by=index_leads.__contains__)
 
 
 def postgres_dialect(cls: ClassDef) -> Dialect:
@@ -213,4 +234,4 @@ def postgres_dialect(cls: ClassDef) -> Dialect:
         return f"({quote_ident(field)} IS NOT NULL)"  # a NULL column is an unset field in Parse's layout
 
     return Dialect(postgres=True, value=value, pointer=pointer, present=present,
-                   first_seen='min("createdAt")')
+                   storage_order='"createdAt"')

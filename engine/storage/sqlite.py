@@ -119,6 +119,19 @@ def _index_statements(cls: ClassDef) -> dict[str, str]:
     return out
 
 
+def _index_leads(cls: ClassDef) -> frozenset[str]:
+    """The SQL values the schema's indexes lead with (as _index_statements writes them): a GROUP BY on one walks
+    that index in order instead of sorting the rows."""
+    leads: set[str] = set()
+    for index_name, spec in cls.indexes.items():
+        if index_name == "_id_" or not isinstance(spec, Mapping):
+            continue
+        keys = [str(key) for key in spec if key != "unique"]
+        if keys and all(spec[key] in (1, -1) for key in keys):
+            leads.add(index_expression(cls, keys[0], spec.get("unique") is True))
+    return frozenset(leads)
+
+
 def _columns(cls: ClassDef, key: str, direction: str) -> str:
     """An index's columns for one key: the value the compiler compares, then what it tests beside it."""
     return ", ".join([index_expression(cls, key, False) + direction, *index_companions(cls, key)])
@@ -432,7 +445,8 @@ class SQLiteAdapter:
 
     async def aggregate(self, cls: ClassDef, plan: StorePlan) -> list[dict[str, Any]] | None:
         compiler = Compiler(cls)
-        stmt = group_statement(cls, plan, quote_ident(cls.name), compiler.where(plan.where), sqlite_dialect(cls))
+        stmt = group_statement(cls, plan, quote_ident(cls.name), compiler.where(plan.where),
+                               sqlite_dialect(cls, _index_leads(cls)))
         empty: list[dict[str, Any]] | None = []
         return await self._read("aggregate", cls.name, lambda conn: _run_statement(conn, stmt, compiler.params), empty)
 
