@@ -199,7 +199,7 @@ async def test_websocket_cap_answers_parse_503() -> None:
     (masked(frames.TEXT, b"\xff\xfe"), frames.INVALID_DATA),
     (masked(frames.CONT, b"x"), frames.PROTOCOL_ERROR),
     (bytes([0xC1, 0x80]) + b"\0\0\0\0", frames.PROTOCOL_ERROR),  # reserved bit
-])
+], ids=["unmasked", "too-big", "invalid-utf8", "stray-continuation", "reserved-bit"])  # masks are random: fixed ids
 async def test_protocol_violations_close_with_their_code(frame: bytes, code: int) -> None:
     wire = await opened(make_server())
     wire.feed(frame)
