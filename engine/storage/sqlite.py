@@ -46,6 +46,7 @@ from engine.storage.sqlite_commit import GroupCommitter
 from engine.storage.sqlite_functions import register_functions
 from engine.storage.sqlite_nodes import index_companions, index_expression, quote_ident
 from engine.storage.sqlite_readers import ReaderPool, install_deadline_check, reader_count
+from engine.storage.sqlite_write_lock import WriteLock, lock_path
 from engine.wire import Value
 
 log = logging.getLogger(__name__)
@@ -195,6 +196,8 @@ class SQLiteAdapter:
         self._committer: GroupCommitter | None = None
         # Change feed (base.ChangeFeed) shared with every process serving the same file (sqlite_changes.py).
         self._changes: ChangeCounters | None = None
+        # Shared with every process serving the same file: their group transactions take turns through it.
+        self._lock: WriteLock | None = None
 
     # ---- connection ----
 
@@ -202,7 +205,12 @@ class SQLiteAdapter:
         if self._writer is not None:
             return
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        writer = await aiosqlite.connect(self.path, isolation_level=None)
+        lock = WriteLock(lock_path(self.path))
+        try:
+            writer = await aiosqlite.connect(self.path, isolation_level=None)
+        except BaseException:
+            lock.close()
+            raise
         readers: list[aiosqlite.Connection] = []
         try:
             await _call(writer, lambda conn: _setup(conn, writer=True, synchronous=self.synchronous))
@@ -214,8 +222,9 @@ class SQLiteAdapter:
         except BaseException:
             for conn in (*readers, writer):
                 await conn.close()
+            lock.close()
             raise
-        self._writer, self._pool = writer, ReaderPool(readers, self.max_time_ms)
+        self._writer, self._pool, self._lock = writer, ReaderPool(readers, self.max_time_ms), lock
         self._changes = ChangeCounters(feed_path(self.path))
 
     def _setup_reader(self, conn: sqlite3.Connection) -> None:
@@ -234,6 +243,9 @@ class SQLiteAdapter:
         for conn in (*(pool.connections if pool else ()), writer):
             if conn is not None:
                 await conn.close()
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            lock.close()  # after the writer's thread finished its last group
 
     def _connection(self, conn: aiosqlite.Connection | None) -> aiosqlite.Connection:
         if conn is None:
@@ -249,7 +261,8 @@ class SQLiteAdapter:
         change feed so every process's caches see the change before this one is acknowledged."""
         conn = self._connection(self._writer)
         if self._committer is None:
-            self._committer = GroupCommitter(lambda job: _call(conn, job), self._tables.update)
+            assert self._lock is not None  # opened with the writer
+            self._committer = GroupCommitter(lambda job: _call(conn, job), self._tables.update, self._lock.held)
         with _guard(action):
             result: T = await self._committer.submit(fn, *args)
         if topics and self._changes is not None:
