@@ -118,27 +118,33 @@ def test_two_processes_writing_one_file_lose_nothing(tmp_path: Path) -> None:
     assert ids == sorted(f"{who}{i:05d}" for who in ("a", "b") for i in range(ROUNDS))
 
 
-async def test_a_write_waits_for_the_lock_and_a_killed_holder_releases_it(tmp_path: Path) -> None:
+def test_a_write_waits_for_the_lock_and_a_killed_holder_releases_it(tmp_path: Path) -> None:
     path = tmp_path / "held.db"
-    await _seed(path)
+    asyncio.run(_seed(path))
     holder = subprocess.Popen([sys.executable, "-c", _HOLDER, lock_path(str(path))], cwd=ROOT, env=ENV,
                               stdout=subprocess.PIPE, text=True)
-    db = SQLiteAdapter(str(path))
-    await db.open()
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-        write = asyncio.ensure_future(db.update(COUNTER, parse_where({"objectId": "c"}),
-                                               Changes(datetime.now(UTC), ((("n",), Increment(5)),))))
-        await asyncio.sleep(0.3)
-        assert not write.done()  # queued behind the other process's lock, not racing it
-        os.kill(holder.pid, signal.SIGKILL)
-        holder.wait(timeout=30)
-        updated = await asyncio.wait_for(write, timeout=30)  # the kernel dropped the dead holder's lock
-        assert updated is not None and updated.fields["n"] == 5
+        assert asyncio.run(_write_behind(path, holder)) == 5
     finally:
         if holder.poll() is None:
             holder.kill()
             holder.wait()
+
+
+async def _write_behind(path: Path, holder: subprocess.Popen[str]) -> object:
+    db = SQLiteAdapter(str(path))
+    await db.open()
+    try:
+        write = asyncio.ensure_future(db.update(COUNTER, parse_where({"objectId": "c"}),
+                                                Changes(datetime.now(UTC), ((("n",), Increment(5)),))))
+        await asyncio.sleep(0.3)
+        assert not write.done()  # queued behind the other process's lock, not racing it
+        os.kill(holder.pid, signal.SIGKILL)
+        updated = await asyncio.wait_for(write, timeout=30)  # the kernel dropped the dead holder's lock
+        assert updated is not None
+        return updated.fields["n"]
+    finally:
         await db.aclose()
 
 
