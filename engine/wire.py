@@ -59,8 +59,17 @@ class RelationRef:
 Value = Any  # str | float | int | bool | None | datetime | Pointer | GeoPoint | File | Bytes | Polygon | list | dict
 
 
+# Bytes at or past this are dropped so every character stays equally likely (248 = 4 × 62).
+_ID_BYTE_LIMIT = 256 - 256 % len(_ID_ALPHABET)
+
+
 def new_object_id(size: int = 10) -> str:
-    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(size))
+    """``size`` characters from the OS's CSPRNG. One urandom read per id, not one per character: a create's id
+    cost a tenth of its CPU as ten syscalls."""
+    out: list[str] = []
+    while len(out) < size:
+        out.extend(_ID_ALPHABET[b % len(_ID_ALPHABET)] for b in secrets.token_bytes(size + 4) if b < _ID_BYTE_LIMIT)
+    return "".join(out[:size])
 
 
 def now() -> datetime:
@@ -255,15 +264,25 @@ MAX_NESTING = 64
 
 
 def check_denylist(value: object, depth: int = 0) -> None:
-    """Refuse keys that poison JS/driver runtimes (Parse's requestKeywordDenylist), at any depth."""
+    """Refuse keys that poison JS/driver runtimes (Parse's requestKeywordDenylist), at any depth.
+
+    Every body (and each batch) walks through here, so scalars are not recursed into; a container's items sit
+    one level deeper, which is where the nesting cap counts them."""
     if depth > MAX_NESTING:
         raise ParseError(ErrorCode.INVALID_JSON, "request data is too deeply nested")
     if isinstance(value, Mapping):
         for key, item in value.items():
-            if isinstance(key, str) and (key in PROHIBITED_KEYS or any(p in key.split(".") for p in PROHIBITED_KEYS)):
+            if isinstance(key, str) and (key in PROHIBITED_KEYS
+                                         or ("." in key and not PROHIBITED_KEYS.isdisjoint(key.split(".")))):
                 name = key if len(key) <= 64 else key[:64] + "…"  # never echo a megabyte key
                 raise ParseError(ErrorCode.INVALID_KEY_NAME, f'Prohibited keyword in request data: {{"key":"{name}"}}.')
-            check_denylist(item, depth + 1)
+            if depth >= MAX_NESTING:
+                raise ParseError(ErrorCode.INVALID_JSON, "request data is too deeply nested")
+            if isinstance(item, Mapping | list):
+                check_denylist(item, depth + 1)
     elif isinstance(value, list):
+        if value and depth >= MAX_NESTING:
+            raise ParseError(ErrorCode.INVALID_JSON, "request data is too deeply nested")
         for item in value:
-            check_denylist(item, depth + 1)
+            if isinstance(item, Mapping | list):
+                check_denylist(item, depth + 1)

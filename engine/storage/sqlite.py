@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -46,6 +47,7 @@ from engine.storage.sqlite_commit import GroupCommitter
 from engine.storage.sqlite_functions import register_functions
 from engine.storage.sqlite_nodes import index_companions, index_expression, quote_ident
 from engine.storage.sqlite_readers import ReaderPool, install_deadline_check, reader_count
+from engine.storage.sqlite_write_lock import WriteLock, lock_path
 from engine.wire import Value
 
 log = logging.getLogger(__name__)
@@ -208,6 +210,8 @@ class SQLiteAdapter:
         self._committer: GroupCommitter | None = None
         # Change feed (base.ChangeFeed) shared with every process serving the same file (sqlite_changes.py).
         self._changes: ChangeCounters | None = None
+        # Shared with every process serving the same file: their group transactions take turns through it.
+        self._lock: WriteLock | None = None
 
     # ---- connection ----
 
@@ -215,7 +219,12 @@ class SQLiteAdapter:
         if self._writer is not None:
             return
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        writer = await aiosqlite.connect(self.path, isolation_level=None)
+        lock = WriteLock(lock_path(self.path))
+        try:
+            writer = await aiosqlite.connect(self.path, isolation_level=None)
+        except BaseException:
+            lock.close()
+            raise
         readers: list[aiosqlite.Connection] = []
         try:
             await _call(writer, lambda conn: _setup(conn, writer=True, synchronous=self.synchronous))
@@ -227,8 +236,9 @@ class SQLiteAdapter:
         except BaseException:
             for conn in (*readers, writer):
                 await conn.close()
+            lock.close()
             raise
-        self._writer, self._pool = writer, ReaderPool(readers, self.max_time_ms)
+        self._writer, self._pool, self._lock = writer, ReaderPool(readers, self.max_time_ms), lock
         self._changes = ChangeCounters(feed_path(self.path))
 
     def _setup_reader(self, conn: sqlite3.Connection) -> None:
@@ -247,6 +257,9 @@ class SQLiteAdapter:
         for conn in (*(pool.connections if pool else ()), writer):
             if conn is not None:
                 await conn.close()
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            lock.close()  # after the writer's thread finished its last group
 
     def _connection(self, conn: aiosqlite.Connection | None) -> aiosqlite.Connection:
         if conn is None:
@@ -262,7 +275,8 @@ class SQLiteAdapter:
         change feed so every process's caches see the change before this one is acknowledged."""
         conn = self._connection(self._writer)
         if self._committer is None:
-            self._committer = GroupCommitter(lambda job: _call(conn, job), self._tables.update)
+            assert self._lock is not None  # opened with the writer
+            self._committer = GroupCommitter(lambda job: _call(conn, job), self._tables.update, self._lock.held)
         with _guard(action):
             result: T = await self._committer.submit(fn, *args)
         if topics and self._changes is not None:
@@ -379,8 +393,7 @@ class SQLiteAdapter:
 
     async def create(self, cls: ClassDef, obj: StoredObject) -> None:
         row = encode_row(cls, obj)
-        placeholders = ", ".join("?" for _ in INSERT_COLUMNS)
-        sql = f"INSERT INTO {quote_ident(cls.name)} ({', '.join(INSERT_COLUMNS)}) VALUES ({placeholders})"
+        sql = _insert_sql(cls.name)
 
         def run(conn: sqlite3.Connection, created: set[str]) -> None:
             self._ensure_table(conn, created, cls)
@@ -540,6 +553,13 @@ class SQLiteAdapter:
 
         return await self._read("relation lookup", name, run, [])
 
+
+
+@functools.lru_cache(maxsize=256)
+def _insert_sql(class_name: str) -> str:
+    """A create's INSERT, built once per class rather than per object (a batch builds it fifty times)."""
+    placeholders = ", ".join("?" for _ in INSERT_COLUMNS)
+    return f"INSERT INTO {quote_ident(class_name)} ({', '.join(INSERT_COLUMNS)}) VALUES ({placeholders})"
 
 
 def _run_statement(conn: sqlite3.Connection, stmt: Statement, params: Mapping[str, Any]) -> list[dict[str, Any]] | None:

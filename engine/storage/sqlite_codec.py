@@ -132,10 +132,11 @@ def _perms(names: frozenset[str]) -> str:
 def encode_row(cls: ClassDef | None, obj: StoredObject) -> tuple[object, ...]:
     """The values of INSERT_COLUMNS for one object."""
     acl = obj.acl
+    created = format_date(obj.created_at)
     return (
         obj.object_id,
-        format_date(obj.created_at),
-        format_date(obj.updated_at),
+        created,
+        created if obj.updated_at == obj.created_at else format_date(obj.updated_at),  # a create: one stamp
         None if acl is None else _perms(acl.read),
         None if acl is None else _perms(acl.write),
         None if acl is None else dumps(acl.to_json()),

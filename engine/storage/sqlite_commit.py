@@ -2,7 +2,10 @@
 
 Each write runs inside its own SAVEPOINT, so one write's failure (a unique violation, a type error) rolls back
 only that write; the group commits once, and every write is acknowledged only after that COMMIT, so what was
-acknowledged is as durable as with one transaction per write. Under load this turns N fsyncs into one."""
+acknowledged is as durable as with one transaction per write. Under load this turns N fsyncs into one.
+
+Each group transaction runs inside the cross-process write lock (sqlite_write_lock.py), so the writers of several
+server processes queue for the database in the kernel rather than in SQLite's backing-off busy handler."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ import asyncio
 import functools
 import sqlite3
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +21,7 @@ MAX_GROUP = 64  # writes per transaction: bounds the latency one slow group adds
 
 WriteFn = Callable[..., Any]
 RunOnWriter = Callable[[Callable[[sqlite3.Connection], Any]], Awaitable[Any]]
+Hold = Callable[[], AbstractContextManager[None]]
 
 
 @dataclass
@@ -36,8 +41,9 @@ class _Outcome:
 class GroupCommitter:
     """Queue writes; one flusher at a time runs everything queued in a single IMMEDIATE transaction."""
 
-    def __init__(self, run_on_writer: RunOnWriter, on_commit: Callable[[set[str]], None]) -> None:
+    def __init__(self, run_on_writer: RunOnWriter, on_commit: Callable[[set[str]], None], hold: Hold) -> None:
         self._run = run_on_writer
+        self._hold = hold  # entered on the writer thread around each group transaction
         self._on_commit = on_commit  # told which tables the committed writes created
         self._pending: list[_Job] = []
         self._flusher: asyncio.Task[None] | None = None
@@ -54,7 +60,7 @@ class GroupCommitter:
         while self._pending:
             group, self._pending = self._pending[:MAX_GROUP], self._pending[MAX_GROUP:]
             try:
-                outcomes: list[_Outcome] = await self._run(functools.partial(_run_group, group=group))
+                outcomes: list[_Outcome] = await self._run(functools.partial(_run_group, group=group, hold=self._hold))
             except BaseException as exc:
                 for job in group:
                     if not job.future.done():
@@ -74,7 +80,12 @@ class GroupCommitter:
                     job.future.set_exception(outcome.value)
 
 
-def _run_group(conn: sqlite3.Connection, group: list[_Job]) -> list[_Outcome]:
+def _run_group(conn: sqlite3.Connection, group: list[_Job], hold: Hold) -> list[_Outcome]:
+    with hold():
+        return _run_transaction(conn, group)
+
+
+def _run_transaction(conn: sqlite3.Connection, group: list[_Job]) -> list[_Outcome]:
     outcomes: list[_Outcome] = []
     conn.execute("BEGIN IMMEDIATE")
     try:

@@ -204,7 +204,7 @@ async def test_traversal_and_header_injection_names_are_refused(app_factory: Any
     assert [f async for f in app.state.engine.files.adapter.list()] == []
     root = app.state.engine.files.adapter.root
     siblings = sorted(p.name for p in root.parent.iterdir())
-    assert siblings == ["files", "test.db", "test.db-changes", "test.db-shm", "test.db-wal"]
+    assert siblings == ["files", "test.db", "test.db-changes", "test.db-lock", "test.db-shm", "test.db-wal"]
 
 
 async def test_size_limit(app_factory: Any) -> None:
