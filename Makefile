@@ -35,9 +35,13 @@ lint: $(STAMP)
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
 
+# Two pytest processes per run (pytest-xdist, whole files per process): most tests wait on servers, browsers and
+# databases they start, so two lanes keep both cores busy and the suite well inside CI's time.
+PYTEST_LANES ?= -n 2 --dist loadfile
+
 test: install lint
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest $(PYTEST_LANES)
 	# The API suites again on the MongoDB adapter (mongomock-motor), so both stores serve the same contract.
-	TEST_STORE=mongo $(VENV)/bin/pytest -q tests/http tests/security tests/cloud
+	TEST_STORE=mongo $(VENV)/bin/pytest -q $(PYTEST_LANES) tests/http tests/security tests/cloud
 	# And on PostgreSQL in Parse Server's layout (a throw-away cluster the run starts itself; skipped without postgresql).
-	TEST_STORE=postgres $(VENV)/bin/pytest -q tests/http tests/security tests/cloud
+	TEST_STORE=postgres $(VENV)/bin/pytest -q $(PYTEST_LANES) tests/http tests/security tests/cloud
