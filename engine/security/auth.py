@@ -35,11 +35,32 @@ class Auth:
 
     def principals(self) -> tuple[str, ...]:
         """The ACL group: public, the user's id, and every role they hold."""
-        out = ["*"]
-        if self.user_id:
-            out.append(self.user_id)
-        out.extend(f"role:{name}" for name in sorted(self.role_names))
-        return tuple(out)
+        return principals_of(self.user_id, self.role_names)
+
+
+# Built once per (user, roles) rather than per request: a user in 1 000 roles costs a sort and 1 000 strings,
+# and the same tuple object lets the SQL compiler reuse its serialized form (engine.storage.sql_compile). The key
+# is the role set itself, so an entry is never stale: a role write makes RoleCache (roles.py) answer a new set,
+# in this process and, through the store's change feed, in the others.
+PRINCIPALS_CACHE_SIZE = 1024
+_principals: dict[tuple[str | None, frozenset[str]], tuple[str, ...]] = {}
+
+
+def principals_of(user_id: str | None, role_names: frozenset[str]) -> tuple[str, ...]:
+    key = (user_id, role_names)
+    hit = _principals.get(key)
+    if hit is not None:
+        return hit
+    out = ["*"]
+    if user_id:
+        out.append(user_id)
+    out.extend(f"role:{name}" for name in sorted(role_names))
+    found = tuple(out)
+    if len(_principals) >= PRINCIPALS_CACHE_SIZE:
+        # Oldest first (dicts keep insertion order): bounded however many users sign in.
+        _principals.pop(next(iter(_principals)), None)
+    _principals[key] = found
+    return found
 
 
 MASTER = Auth(is_master=True)
