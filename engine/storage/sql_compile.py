@@ -594,8 +594,11 @@ def _split(values: Sequence[Value]) -> _Kinds:
 # A caller's ACL principals arrive as the same tuple object on every query they make (engine.security.auth caches
 # it per user and role set), so a long list of strings is split and serialized once, not per query: for a user
 # in 1 000 roles that was most of the compile time. Keyed by identity; the entry holds the tuple, so its id cannot
-# be reused while cached. Only tuples of strings qualify: they cannot change after the split.
-_SPLIT_CACHE_SIZE = 256
+# be reused while cached. Only tuples of strings qualify: they cannot change after the split. Clients' own long
+# `$in` lists pass through too (a new tuple each request), so both the entries and their size are capped: at
+# most 64 entries of up to 64 KiB of JSON (about 2 000 role names) each, a few MiB in all.
+_SPLIT_CACHE_SIZE = 64
+_SPLIT_CACHE_MAX_JSON = 64 * 1024
 _split_cache: dict[int, tuple[Sequence[Value], _Kinds]] = {}
 
 
@@ -606,7 +609,7 @@ def _kinds_of(values: Sequence[Value]) -> _Kinds:
     if hit is not None and hit[0] is values:
         return hit[1]
     kinds = _split(values)
-    if kinds.strings_json is not None and not kinds.others:
+    if kinds.strings_json is not None and len(kinds.strings_json) <= _SPLIT_CACHE_MAX_JSON:
         if len(_split_cache) >= _SPLIT_CACHE_SIZE:
             _split_cache.pop(next(iter(_split_cache)), None)
         _split_cache[id(values)] = (values, kinds)

@@ -67,3 +67,12 @@ async def test_finds_by_principals_answer_for_the_list_given_each_time(tmp_path:
         assert len(await store.find(cls, both, FindOptions(limit=None))) == 25
     finally:
         await store.aclose()
+
+
+def test_only_lists_of_bounded_size_are_kept_serialized() -> None:
+    # About 200 KiB of JSON: a client's huge $in is compiled afresh each time rather than held in memory.
+    huge = Auth(user_id="u1", role_names=frozenset(f"{i:0>40}" for i in range(5000)))
+    first, second = Compiler(new_class("Chart")), Compiler(new_class("Chart"))
+    first.where(read_constraint(huge))
+    second.where(read_constraint(huge))
+    assert first.params["p0"] == second.params["p0"] and first.params["p0"] is not second.params["p0"]
