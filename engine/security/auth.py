@@ -36,11 +36,52 @@ class Auth:
 
     def principals(self) -> tuple[str, ...]:
         """The ACL group: public, the user's id, and every role they hold."""
-        out = ["*"]
-        if self.user_id:
-            out.append(self.user_id)
-        out.extend(f"role:{name}" for name in sorted(self.role_names))
-        return tuple(out)
+        return principals_of(self.user_id, self.role_names)
+
+    def holds(self, principal: str) -> bool:
+        """Whether an ACL or CLP entry keyed ``principal`` (``*``, a user id, ``role:<name>``) applies."""
+        return principal in principal_set_of(self.user_id, self.role_names)
+
+
+# Built once per (user, roles) rather than per request: a user in 1 000 roles costs a sort and 1 000 strings,
+# and the same tuple object lets the SQL compiler reuse its serialized form (engine.storage.sql_compile). An
+# entry answers only the very role set it was built from (equal, and normally the same object RoleCache hands
+# out), so it is never stale: a role write makes RoleCache (roles.py) answer a new set, in this process and,
+# through the store's change feed, in the others.
+# ~120 KB for a user in 1 000 roles (tuple, set and strings): at most ~30 MB, and little for ordinary users.
+PRINCIPALS_CACHE_SIZE = 256
+_principals: dict[str | None, tuple[frozenset[str], tuple[str, ...], frozenset[str]]] = {}
+
+
+def _entry(user_id: str | None, role_names: frozenset[str]) -> tuple[frozenset[str], tuple[str, ...], frozenset[str]]:
+    hit = _principals.get(user_id)
+    if hit is not None:
+        if hit[0] is role_names:
+            return hit
+        if hit[0] == role_names:
+            # RoleCache refilled with an equal set: keep the same tuple (the compiler's cache knows it) and
+            # remember the new set object, so later requests compare by identity, not element by element.
+            _principals[user_id] = hit = (role_names, hit[1], hit[2])
+            return hit
+    out = ["*"]
+    if user_id:
+        out.append(user_id)
+    out.extend(f"role:{name}" for name in sorted(role_names))
+    entry = (role_names, tuple(out), frozenset(out))
+    if hit is None and len(_principals) >= PRINCIPALS_CACHE_SIZE:
+        # Oldest first (dicts keep insertion order): bounded however many users sign in.
+        _principals.pop(next(iter(_principals)), None)
+    _principals[user_id] = entry
+    return entry
+
+
+def principals_of(user_id: str | None, role_names: frozenset[str]) -> tuple[str, ...]:
+    """``*``, the user's id, then ``role:<name>`` for each role held, sorted."""
+    return _entry(user_id, role_names)[1]
+
+
+def principal_set_of(user_id: str | None, role_names: frozenset[str]) -> frozenset[str]:
+    return _entry(user_id, role_names)[2]
 
 
 MASTER = Auth(is_master=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
 
@@ -41,6 +42,10 @@ class RoleCache:
     def __init__(self, ttl: float = ROLE_CACHE_SECONDS) -> None:
         self.ttl = ttl
         self._entries: dict[str, tuple[float, int, frozenset[str]]] = {}
+        # Expansions under way, by (user, change count): when an entry expires, every request the user has in
+        # flight misses at once; they share one expansion (for 1 000 roles, several queries) instead of each
+        # running its own and stalling the event loop together.
+        self._pending: dict[tuple[str, int], asyncio.Future[frozenset[str]]] = {}
 
     async def roles_for(self, storage: StorageAdapter, roles: ClassDef, user_id: str) -> frozenset[str]:
         # A store with a change feed reports role writes from other processes: an entry filled before the
@@ -50,9 +55,27 @@ class RoleCache:
         now = time.monotonic()
         if hit is not None and now - hit[0] < self.ttl and hit[1] == change:
             return hit[2]
-        names = await expand_roles(storage, roles, user_id)
-        self._entries[user_id] = (now, change, names)
-        return names
+        key = (user_id, change)
+        pending = self._pending.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(self._expand(storage, roles, user_id, change, now))
+            self._pending[key] = pending
+        # Shielded: one caller going away (a closed connection) does not cancel the others' expansion.
+        return await asyncio.shield(pending)
+
+    async def _expand(self, storage: StorageAdapter, roles: ClassDef, user_id: str, change: int,
+                      started: float) -> frozenset[str]:
+        key = (user_id, change)
+        try:
+            names = await expand_roles(storage, roles, user_id)
+            if self._pending.get(key) is not None:  # not cleared by a role write meanwhile
+                self._entries[user_id] = (started, change, names)
+            return names
+        finally:
+            if self._pending.get(key) is asyncio.current_task():
+                del self._pending[key]
 
     def clear(self) -> None:
         self._entries.clear()
+        # A role write here: requests arriving from now on must not join an expansion that read the old rows.
+        self._pending.clear()

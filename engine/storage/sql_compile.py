@@ -14,6 +14,7 @@ import math
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import closing
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -291,8 +292,9 @@ class Compiler:
         """$in: equals one of the values; strings and numbers are tested as one SQL IN list each."""
         if not values:
             return "0"
-        pred = self._one_of(values)
-        if any(v is None for v in values):
+        kinds = _kinds_of(values)
+        pred = self._one_of_kinds(kinds)
+        if kinds.has_none:
             return self.any_candidate(cands, lambda n: or_(n.missing(), self.item_or_self(n, pred)))
         return self.any_candidate(cands, lambda n: self.item_or_self(n, pred))
 
@@ -300,19 +302,16 @@ class Compiler:
         """match._eq against a list. Values a row compares by one SQL value (strings, numbers, dates, files,
         pointers) are each tested as one IN over a bound JSON list: an OR per value would make SQLite's planning
         time grow with the square of the list."""
-        strings = list(dict.fromkeys(v for v in values if isinstance(v, str)))
-        numbers = [_bindable(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
-        # A date between milliseconds equals no stored date (date_compare), so only whole ones are listed.
-        dates = list(dict.fromkeys(format_date(v) for v in values if isinstance(v, datetime) and _exact_ms(v)))
-        files = list(dict.fromkeys(v.name for v in values if isinstance(v, File)))
-        pointers = list(dict.fromkeys((v.class_name, v.object_id) for v in values if isinstance(v, Pointer)))
-        others = [v for v in values if isinstance(v, bool) or not isinstance(v, str | int | float | datetime | File
-                                                                              | Pointer)]
+        return self._one_of_kinds(_kinds_of(values))
+
+    def _one_of_kinds(self, kinds: _Kinds) -> Pred:
+        strings, numbers, dates, files, pointers, others = (kinds.strings, kinds.numbers, kinds.dates, kinds.files,
+                                                            kinds.pointers, kinds.others)
 
         def pred(x: Node) -> str:
             parts = []
             if strings and x.is_("text") != "0":
-                listed = self._listed(strings)
+                listed = self._listed(strings, kinds.strings_json)
                 parts.append(and_(f"{x.v} IN {listed}", x.is_("text")))
             if numbers and x.shape in (ANY, NO_ARRAY):
                 parts.append(and_(f"{x.v} IN {self._listed(numbers)}", f"{x.t} IN ('integer','real')"))
@@ -328,7 +327,7 @@ class Compiler:
 
         return pred
 
-    def _pointer_in(self, x: Node, pointers: list[tuple[str, str]]) -> str:
+    def _pointer_in(self, x: Node, pointers: Sequence[tuple[str, str]]) -> str:
         cls_expr, oid_expr = x.get(label("className")), x.get(label("objectId"))
         if len(pointers) == 1:
             (class_name, object_id), = pointers
@@ -346,13 +345,14 @@ class Compiler:
                     f"({cls_expr}, {oid_expr}) IN "
                     f"(SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each({listed}))")
 
-    def _listed(self, values: list[Any]) -> str:
+    def _listed(self, values: Sequence[Any], as_json: str | None = None) -> str:
         if len(values) <= _SHORT_LIST:
             # Bound one by one, the planner knows how many there are: an index search for a few values stays
             # one however large the table (it cannot count a JSON array's elements before running).
             return "(" + ", ".join(self.param(v) for v in values) + ")"
-        # One bound JSON array, however long the list: SQLite caps the number of parameters.
-        return f"(SELECT value FROM json_each({self.param(dumps(values))}))"
+        # One bound JSON array, however long the list: SQLite caps the number of parameters. The subquery is
+        # uncorrelated, so SQLite builds its lookup index once per statement, not once per row.
+        return f"(SELECT value FROM json_each({self.param(dumps(values) if as_json is None else as_json)}))"
 
     def value_equals(self, x: Node, value: Value) -> str:
         """match.values_equal(x, value) for one candidate or element."""
@@ -559,6 +559,61 @@ class Compiler:
 
 _JOIN_ROWS = 48
 _SHORT_LIST = 32
+
+
+@dataclass(frozen=True, slots=True)
+class _Kinds:
+    """A value list split by how a row compares to each kind (see Compiler._one_of); duplicates dropped."""
+
+    strings: tuple[str, ...] = ()
+    numbers: tuple[int | float, ...] = ()
+    dates: tuple[str, ...] = ()
+    files: tuple[str, ...] = ()
+    pointers: tuple[tuple[str, str], ...] = ()
+    others: tuple[Value, ...] = ()
+    strings_json: str | None = None  # the strings as one JSON array, when they are bound that way
+    has_none: bool = False
+
+
+def _split(values: Sequence[Value]) -> _Kinds:
+    if all(type(v) is str for v in values):
+        # The common long list (an ACL's principals, a $in of ids): one pass, no per-kind tests.
+        strings: tuple[str, ...] = tuple(dict.fromkeys(values))
+        return _Kinds(strings=strings, strings_json=dumps(list(strings)) if len(strings) > _SHORT_LIST else None)
+    strings = tuple(dict.fromkeys(v for v in values if isinstance(v, str)))
+    numbers = tuple(_bindable(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool))
+    # A date between milliseconds equals no stored date (date_compare), so only whole ones are listed.
+    dates = tuple(dict.fromkeys(format_date(v) for v in values if isinstance(v, datetime) and _exact_ms(v)))
+    files = tuple(dict.fromkeys(v.name for v in values if isinstance(v, File)))
+    pointers = tuple(dict.fromkeys((v.class_name, v.object_id) for v in values if isinstance(v, Pointer)))
+    others = tuple(v for v in values if isinstance(v, bool) or not isinstance(v, str | int | float | datetime | File
+                                                                               | Pointer))
+    return _Kinds(strings, numbers, dates, files, pointers, others, has_none=any(v is None for v in values))
+
+
+# A caller's ACL principals arrive as the same tuple object on every query they make (engine.security.auth caches
+# it per user and role set), so a long list of strings is split and serialized once, not per query: for a user
+# in 1 000 roles that was most of the compile time. Keyed by identity; the entry holds the tuple, so its id cannot
+# be reused while cached. Only tuples of strings qualify: they cannot change after the split. Clients' own long
+# `$in` lists pass through too (a new tuple each request), so both the entries and their size are capped: at
+# most 64 entries of up to 64 KiB of JSON (about 2 000 role names) each, a few MiB in all.
+_SPLIT_CACHE_SIZE = 64
+_SPLIT_CACHE_MAX_JSON = 64 * 1024
+_split_cache: dict[int, tuple[Sequence[Value], _Kinds]] = {}
+
+
+def _kinds_of(values: Sequence[Value]) -> _Kinds:
+    if type(values) is not tuple or len(values) <= _SHORT_LIST:
+        return _split(values)
+    hit = _split_cache.get(id(values))
+    if hit is not None and hit[0] is values:
+        return hit[1]
+    kinds = _split(values)
+    if kinds.strings_json is not None and len(kinds.strings_json) <= _SPLIT_CACHE_MAX_JSON:
+        if len(_split_cache) >= _SPLIT_CACHE_SIZE:
+            _split_cache.pop(next(iter(_split_cache)), None)
+        _split_cache[id(values)] = (values, kinds)
+    return kinds
 
 
 class _Scope:
