@@ -10,6 +10,7 @@ adapter does.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,8 +20,10 @@ from engine.query.match import near_node
 from engine.query.options import SortKey
 from engine.query.where import (
     MATCH_ALL,
+    All,
     And,
     Compare,
+    ContainedBy,
     Exists,
     GeoIntersects,
     In,
@@ -127,6 +130,10 @@ class Compiler:
                 return present if exists else f"{ref} IS NULL"
             case Compare() | In() | Exists():
                 return self.nested(where)
+            case All(path, values) if len(path) == 1:
+                return self.all_of(path[0], values)
+            case ContainedBy(path, values) if len(path) == 1:
+                return self.contained_by(path[0], values)
             case Regex(path) if len(path) == 1:
                 return self.regex(path[0], where)
             case Text(path) if len(path) == 1:
@@ -236,6 +243,40 @@ class Compiler:
             if bound is not None:
                 parts.append(f"{ref} = {bound}")
         return " OR ".join(parts) or "FALSE"
+
+    # ---- array operators ----
+
+    def all_of(self, name: str, values: Sequence[Value | Regex]) -> str | None:
+        """`$all`: the array holds every value (each is the element test `eq` already compiles); `$all: []`
+        matches nothing, as in MongoDB. Regex elements (containsAllStartingWith) stay with match.py."""
+        if not values:
+            return "FALSE"
+        column = self.column(name)
+        if column is None:
+            return "FALSE"
+        udt, ref = column
+        if udt not in ("jsonb", "_text") or not all(_plain_scalar(v) for v in values):
+            return None
+        parts = [self._array_compare(udt, ref, "eq", v) for v in dict.fromkeys(values)]
+        if any(p is None for p in parts):
+            return None
+        return " AND ".join(f"({p})" for p in parts)
+
+    def contained_by(self, name: str, values: Sequence[Value]) -> str | None:
+        """`$containedBy`: every element is one of the values; an absent key (SQL NULL) and `[]` qualify, as in
+        match.py. jsonb's `<@` also takes a lone scalar as a one-element array, as match.py does."""
+        if not all(_plain_scalar(v) for v in values):
+            return None
+        column = self.column(name)
+        if column is None:
+            return "TRUE"
+        udt, ref = column
+        if udt == "_text":
+            strings = list(dict.fromkeys(v for v in values if isinstance(v, str)))
+            return f"({ref} IS NULL OR {ref} <@ {self.param(strings, 'text[]')})"
+        if udt != "jsonb":
+            return None
+        return f"({ref} IS NULL OR {ref} <@ {self.param(dumps(list(dict.fromkeys(values))), 'jsonb')})"
 
     # ---- dotted keys ----
 
@@ -385,3 +426,10 @@ def _absent(op: str, value: Value) -> str:
     if op == "ne":
         return "FALSE" if value is None else "TRUE"
     return "TRUE" if value is None and op in ("lte", "gte") else "FALSE"
+
+
+def _plain_scalar(value: object) -> bool:
+    """A string, a finite number or a boolean: jsonb compares these as MongoDB does (1 == 1.0, true != 1)."""
+    if isinstance(value, bool | str):
+        return True
+    return isinstance(value, int | float) and math.isfinite(value)

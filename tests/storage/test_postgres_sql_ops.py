@@ -102,6 +102,11 @@ SQL_QUERIES: list[dict[str, Any]] = [
     {"meta.nothing": {"$exists": False}},
     {"name.first": {"$exists": False}},
     {"$or": [{"meta.ward": "south"}, {"name": {"$regex": "REM"}}]},
+    {"tags": {"$all": ["apnea"]}},
+    {"tags": {"$all": [4.0, 4]}},
+    {"tags": {"$all": ["REM"]}, "n": {"$lt": 60}},
+    {"tags": {"$containedBy": [*WORDS, *range(40)]}},
+    {"tags": {"$containedBy": ["Sleep", "apnea", *range(0, 120, 2)]}},
 ]
 
 
