@@ -10,6 +10,7 @@ the value list.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from engine.query.where import Path
@@ -23,8 +24,11 @@ _JSON_OPS = {"eq": "==", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
 
 
 def plain(value: Value) -> bool:
-    """A value jsonpath compares exactly as match.py does: a string, a finite number, or a boolean."""
-    return isinstance(value, str | int | float | bool)
+    """A value jsonpath (and jsonb's `@>`/`<@`) compares exactly as match.py does: a string, a finite number, or a
+    boolean (1 == 1.0, true != 1)."""
+    if isinstance(value, bool | str):
+        return True
+    return isinstance(value, int | float) and math.isfinite(value)
 
 
 def walkable(rest: Path) -> bool:

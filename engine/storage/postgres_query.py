@@ -10,7 +10,6 @@ adapter does.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -255,7 +254,7 @@ class Compiler:
         if column is None:
             return "FALSE"
         udt, ref = column
-        if udt not in ("jsonb", "_text") or not all(_plain_scalar(v) for v in values):
+        if udt not in ("jsonb", "_text") or not all(postgres_paths.plain(v) for v in values):
             return None
         parts = [self._array_compare(udt, ref, "eq", v) for v in dict.fromkeys(values)]
         if any(p is None for p in parts):
@@ -265,7 +264,7 @@ class Compiler:
     def contained_by(self, name: str, values: Sequence[Value]) -> str | None:
         """`$containedBy`: every element is one of the values; an absent key (SQL NULL) and `[]` qualify, as in
         match.py. jsonb's `<@` also takes a lone scalar as a one-element array, as match.py does."""
-        if not all(_plain_scalar(v) for v in values):
+        if not all(postgres_paths.plain(v) for v in values):
             return None
         column = self.column(name)
         if column is None:
@@ -426,10 +425,3 @@ def _absent(op: str, value: Value) -> str:
     if op == "ne":
         return "FALSE" if value is None else "TRUE"
     return "TRUE" if value is None and op in ("lte", "gte") else "FALSE"
-
-
-def _plain_scalar(value: object) -> bool:
-    """A string, a finite number or a boolean: jsonb compares these as MongoDB does (1 == 1.0, true != 1)."""
-    if isinstance(value, bool | str):
-        return True
-    return isinstance(value, int | float) and math.isfinite(value)
