@@ -5,7 +5,10 @@ same rule for any other ASGI server (and the in-process test client), so no serv
 
 from __future__ import annotations
 
-from starlette.requests import ClientDisconnect, Request
+from collections.abc import Mapping
+
+from starlette.requests import Request
+from starlette.types import Receive
 
 from engine.errors import ErrorCode, HTTPDenied
 
@@ -17,18 +20,26 @@ def too_large() -> HTTPDenied:
 
 
 async def read_body(request: Request, max_bytes: int) -> bytes:
-    declared = request.headers.get("content-length")
+    return await receive_body(request.receive, request.headers, max_bytes)
+
+
+async def receive_body(receive: Receive, headers: Mapping[str, str], max_bytes: int) -> bytes:
+    """The request body within `max_bytes`, read straight from the ASGI channel (the REST front has no Request)."""
+    declared = headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
         raise too_large()
     chunks: list[bytes] = []
     size = 0
-    try:
-        async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # http.disconnect: nobody reads the answer; not a server error
+            raise HTTPDenied(400, "client disconnected", code=ErrorCode.CONNECTION_FAILED)
+        chunk: bytes = message.get("body", b"")
+        if chunk:
             size += len(chunk)
             if size > max_bytes:
                 raise too_large()
             chunks.append(chunk)
-    except ClientDisconnect as exc:
-        # The peer is gone (or the protocol dropped it): nobody reads this answer, and it is not a server error.
-        raise HTTPDenied(400, "client disconnected", code=ErrorCode.CONNECTION_FAILED) from exc
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)

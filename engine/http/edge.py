@@ -11,10 +11,10 @@ from urllib.parse import parse_qsl
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Receive, Scope
+from starlette.types import Scope
 
 from engine.errors import ErrorCode, HTTPDenied, ParseError
-from engine.http.body import read_body, too_large
+from engine.http.body import read_body
 from engine.http.call import ApiCall
 from engine.http.responses import Answer, error_answer, error_response, json_answer
 from engine.http.routes import dispatch
@@ -160,28 +160,6 @@ def _query_params(query_string: bytes) -> dict[str, Any]:
         except orjson.JSONDecodeError as exc:
             raise ParseError(ErrorCode.INVALID_JSON, "where parameter is not valid JSON") from exc
     return params
-
-
-async def receive_body(receive: Receive, headers: Mapping[str, str], max_bytes: int) -> bytes:
-    """The request body within `max_bytes` (body.read_body's rule), read straight from the ASGI channel."""
-    declared = headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-        raise too_large()
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":  # http.disconnect: nobody reads the answer; not a server error
-            raise HTTPDenied(400, "client disconnected", code=ErrorCode.CONNECTION_FAILED)
-        chunk: bytes = message.get("body", b"")
-        if chunk:
-            size += len(chunk)
-            if size > max_bytes:
-                raise too_large()
-            chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 async def serve(incoming: Incoming, raw: bytes, services: Services, sub_path: str) -> Answer:

@@ -11,8 +11,9 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.types import Receive, Scope, Send
 
+from engine.http.body import receive_body
 from engine.http.cors import CorsHeaders
-from engine.http.edge import Incoming, receive_body, serve
+from engine.http.edge import Incoming, serve
 from engine.http.responses import Answer, error_answer
 from engine.pipeline.context import Services
 
