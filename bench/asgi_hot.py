@@ -4,8 +4,8 @@ scope (no sockets, no HTTP parser), so the numbers hold on a shared machine far 
     python bench/asgi_hot.py [--requests 10000] [--profile get|function|bare] [--top 30]
 
 Prints the mean µs per request for a get by id through the engine (master key), the same get through the bare
-Starlette route of bench/bare.py (same SQLiteAdapter.find), and a cloud function call; `--profile NAME` runs that
-one under cProfile and prints the functions with the most cumulative and own time."""
+Starlette route of bench/bare.py (same SQLiteAdapter.find), a cloud function call and a batch of 50 creates;
+`--profile NAME` runs that one under cProfile and prints the functions with the most cumulative and own time."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import cProfile
 import io
+import json
 import pstats
 import sys
 import tempfile
@@ -40,6 +41,10 @@ from engine.cloud import define
 async def ping(req):
     return {"ok": True}
 '''
+
+# Issue 17's "batch of 50 creates": one request, fifty sub-creates (per request, not per create, below).
+BATCH = json.dumps({"requests": [{"method": "POST", "path": f"/parse/classes/{NOTE}", "body": {"n": i, "text": "b"}}
+                                 for i in range(50)]}).encode()
 
 App = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 
@@ -100,7 +105,7 @@ async def _timed(name: str, app: App, make: Callable[[], tuple[dict[str, Any], b
 async def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=10_000)
-    parser.add_argument("--profile", choices=("get", "function", "bare"))
+    parser.add_argument("--profile", choices=("get", "function", "bare", "batch"))
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--engine-root", help="another checkout whose engine to measure (read before parsing)")
     args = parser.parse_args(argv)
@@ -125,6 +130,7 @@ async def main(argv: list[str] | None = None) -> None:
             ("bare", bare, lambda: (_scope("GET", f"/bare/{object_id}", [(b"host", b"x")]), b"")),
             ("get", app, lambda: (_scope("GET", f"/parse/classes/{NOTE}/{object_id}", master), b"")),
             ("function", app, lambda: (_scope("POST", "/parse/functions/ping", master), b"{}")),
+            ("batch", app, lambda: (_scope("POST", "/parse/batch", master), BATCH)),
         ):
             if args.profile and args.profile != name:
                 continue

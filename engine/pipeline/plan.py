@@ -180,6 +180,8 @@ def plan_write(cls: ClassDef, body: Mapping[str, Any], *, is_create: bool) -> Wr
 
 def _check_disjoint(ops: list[tuple[Path, FieldOp]]) -> None:
     """`{"meta": {...}, "meta.n": op}` is ambiguous; stores disagree on it, so refuse it up front."""
+    if all(len(path) == 1 for path, _ in ops):
+        return  # top-level keys of one body are distinct, and none can be another's prefix
     paths = sorted(path for path, _ in ops)
     for a, b in zip(paths, paths[1:], strict=False):
         if b[: len(a)] == a:

@@ -180,16 +180,19 @@ def is_valid_field_name(name: str) -> bool:
     return len(name) <= MAX_NAME_LENGTH and name not in PROTOTYPE_NAMES and bool(FIELD_NAME_RE.match(name))
 
 
+_BOOLEAN, _NUMBER, _STRING = FieldDef(FieldType.BOOLEAN), FieldDef(FieldType.NUMBER), FieldDef(FieldType.STRING)
+
+
 def value_type(value: Value) -> FieldDef | None:
     """Parse's getType: the schema type a decoded value implies (None for null)."""
     if value is None:
         return None
     if isinstance(value, bool):
-        return FieldDef(FieldType.BOOLEAN)
+        return _BOOLEAN
     if isinstance(value, int | float):
-        return FieldDef(FieldType.NUMBER)
+        return _NUMBER
     if isinstance(value, str):
-        return FieldDef(FieldType.STRING)
+        return _STRING
     if isinstance(value, datetime):
         return FieldDef(FieldType.DATE)
     if isinstance(value, Pointer):

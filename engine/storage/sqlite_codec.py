@@ -39,10 +39,14 @@ ROW_COLUMNS = 'objectId, createdAt, updatedAt, acl, data, internal'
 INSERT_COLUMNS = ("objectId", "createdAt", "updatedAt", "_rperm", "_wperm", "acl", "data", "internal")
 
 
+# One encoder for every row: json.dumps with options builds a new JSONEncoder per call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def dumps(value: object) -> str:
     """Compact JSON; a non-finite number has no JSON spelling (SQLite's parser would refuse the whole row)."""
     try:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        return _ENCODER.encode(value)
     except ValueError as exc:
         raise ParseError(ErrorCode.INVALID_JSON, "invalid number: only finite numbers can be stored") from exc
 
@@ -141,7 +145,7 @@ def encode_row(cls: ClassDef | None, obj: StoredObject) -> tuple[object, ...]:
         None if acl is None else _perms(acl.write),
         None if acl is None else dumps(acl.to_json()),
         dumps(encode_fields(cls, obj.fields)),
-        dumps({k: encode_value(v) for k, v in obj.internal.items()}),
+        dumps({k: encode_value(v) for k, v in obj.internal.items()}) if obj.internal else "{}",
     )
 
 
