@@ -312,9 +312,12 @@ async def run_get(
     cls = await readable_class(svc, auth, class_name)
     if cls is None:
         raise ParseError(ErrorCode.OBJECT_NOT_FOUND, "Object not found.")
-    params = await hooks.before_find(svc, ctx, class_name, {**params, "where": {"objectId": object_id}}, is_get=True)
+    by_id = {"objectId": object_id}
+    params = await hooks.before_find(svc, ctx, class_name, {**params, "where": by_id}, is_get=True)
     opts = _options(svc, params, single=True)
-    where = parse_where(params.get("where"), master=auth.is_master)
+    # Unless a beforeFind hook rewrote it, the where is the id from the path: no need to parse it back.
+    where = (Compare(("objectId",), "eq", object_id) if params.get("where") is by_id
+             else parse_where(params.get("where"), master=auth.is_master))
     reader = Reader(svc, auth, cls, Op.GET)
     results = await reader.find_json(where, replace(opts, limit=1, skip=0, order=()))
     if not results:
