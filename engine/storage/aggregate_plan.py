@@ -55,7 +55,9 @@ class Group:
 class StorePlan:
     """What the store runs: rows matching ``where``, grouped by ``group`` (None: no group, only ``count``),
     ordered by ``sort`` (output path, descending), then ``skip``/``limit``, then counted into ``count``.
-    ``consumed``: how many stages after the leading `$match` the plan covers."""
+    ``consumed``: how many stages after the leading `$match` the plan covers. ``ordered``: whether the order of
+    the groups is observable (a sort, a page, or Python stages after the plan); when it is not, a store need not
+    spend a per-row aggregate on keeping them in find()'s order (MongoDB promises no order either)."""
 
     where: Where
     group: Group | None
@@ -64,6 +66,7 @@ class StorePlan:
     limit: int | None = None
     count: str | None = None
     consumed: int = 0
+    ordered: bool = True
 
 
 def field_type(cls: ClassDef, ref: object) -> tuple[str, FieldType] | None:
@@ -189,7 +192,8 @@ def plan_store_stages(cls: ClassDef, where: Where, rest: Sequence[Mapping[str, A
             break
     if group is None and count is None:
         return None
-    return StorePlan(where, group, sort, skip, limit, count, taken)
+    ordered = taken < len(rest) or bool(sort) or bool(skip) or limit is not None
+    return StorePlan(where, group, sort, skip, limit, count, taken, ordered)
 
 
 # Raw rows sort alike in the store's find() and in the Python $sort for these (a pointer is "Class$id" text in a

@@ -136,14 +136,20 @@ def group_statement(cls: ClassDef, plan: StorePlan, table: str, condition: str, 
     terms, sortable = _columns(cls, group, dialect, row)
     named = bool(group.keys) and group.keys[0][0] is not None
     keys = ", ".join([f"k{i}" for i in range(len(group.keys))] + [f"h{i}" for i in range(len(group.keys) * named)])
-    columns = ", ".join([*terms, "count(*) AS n", f"min({row(dialect.storage_order)}) AS o"])
+    # Each is one more aggregate evaluated per row (a third of the statement over 100 000 rows): only when needed.
+    extra = [] if group.keys else ["count(*) AS n"]
+    if plan.ordered:
+        extra.append(f"min({row(dialect.storage_order)}) AS o")
+    columns = ", ".join([*terms, *extra])
     source = f"{table} WHERE {condition}"
     if presort:
         values = ", ".join(f"{sql} AS {alias}" for sql, alias in per_row.items())
         source = f"(SELECT {values} FROM {source} LIMIT -1) AS r"
     inner = f"SELECT {columns} FROM {source}" + (f" GROUP BY {keys}" if keys else "")
     # Without GROUP BY an aggregate over no rows is still one row; Mongo's $group of nothing is no document.
-    sql = f"SELECT * FROM ({inner}) AS g WHERE g.n > 0" + _order(plan, sortable, dialect)
+    sql = f"SELECT * FROM ({inner}) AS g" + ("" if group.keys else " WHERE g.n > 0")
+    if plan.ordered:
+        sql += _order(plan, sortable, dialect)
     if plan.limit is not None or plan.skip:
         limit = plan.limit if plan.limit is not None else (None if dialect.postgres else -1)
         sql += f" LIMIT {'ALL' if limit is None else int(limit)} OFFSET {int(plan.skip)}"

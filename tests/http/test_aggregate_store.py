@@ -319,7 +319,9 @@ async def test_random_pipelines_answer_as_the_python_stages(app_factory: Any,
             with monkeypatch.context() as m:
                 m.setattr(aggregate_pipeline, "plan_store_stages", lambda *_a: None)
                 python = await _agg(api, params)
-            assert _canonical(pushed, True) == _canonical(python, True), pipeline
+            # Unsorted, unpaged groups come in no defined order (the store skips keeping find()'s order).
+            ordered = any("$sort" in stage or "$limit" in stage or stage.get("$skip", 0) > 0 for stage in pipeline)
+            assert _canonical(pushed, ordered) == _canonical(python, ordered), pipeline
         elif any("$skip" in s or "$limit" in s for s in pipeline):
             pushed = await _agg(api, params)
             with monkeypatch.context() as m:
