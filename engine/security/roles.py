@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 
 from engine.query.options import FindOptions
 from engine.query.where import In
 from engine.schema.model import ClassDef
-from engine.storage.base import ROLES_TOPIC, StorageAdapter, change_count
+from engine.storage.base import ROLES_TOPIC, StorageAdapter, change_count, has_change_feed
 
 ROLE_CACHE_SECONDS = 5.0  # Parse's cacheTTL for roles; role writes clear it at once
+MAX_CACHED_USERS = 10_000
 _UNLIMITED = FindOptions(limit=None)
 
 
@@ -37,11 +39,13 @@ async def expand_roles(storage: StorageAdapter, roles: ClassDef, user_id: str) -
 
 
 class RoleCache:
-    """Per-app cache of expanded roles; any `_Role` write calls ``clear``."""
+    """Per-app cache of expanded roles; any `_Role` write calls ``clear``. At most ``max_users`` entries, the
+    least recently used dropped first: one entry per signed-in user must not grow without bound."""
 
-    def __init__(self, ttl: float = ROLE_CACHE_SECONDS) -> None:
+    def __init__(self, ttl: float = ROLE_CACHE_SECONDS, max_users: int = MAX_CACHED_USERS) -> None:
         self.ttl = ttl
-        self._entries: dict[str, tuple[float, int, frozenset[str]]] = {}
+        self.max_users = max_users
+        self._entries: OrderedDict[str, tuple[float, int, frozenset[str]]] = OrderedDict()
         # Expansions under way, by (user, change count): when an entry expires, every request the user has in
         # flight misses at once; they share one expansion (for 1 000 roles, several queries) instead of each
         # running its own and stalling the event loop together.
@@ -53,15 +57,29 @@ class RoleCache:
         change = change_count(storage, ROLES_TOPIC)
         hit = self._entries.get(user_id)
         now = time.monotonic()
-        if hit is not None and now - hit[0] < self.ttl and hit[1] == change:
-            return hit[2]
+        if hit is not None and hit[1] == change:
+            self._entries.move_to_end(user_id)
+            if now - hit[0] < self.ttl:
+                return hit[2]
+            if has_change_feed(storage):
+                # No role write since it was filled (the feed would have moved): the entry is still right, so
+                # it is served while one refresh runs beside the requests. The TTL only bounds how long a
+                # change whose feed bump was lost (a process killed between commit and bump) can go unseen;
+                # waiting on the refresh instead put a user in 1 000 roles' 100 ms expansion into the tail
+                # latency of every request in flight each time the entry aged out.
+                self._start(storage, roles, user_id, change, now)
+                return hit[2]
+        return await asyncio.shield(self._start(storage, roles, user_id, change, now))
+
+    def _start(self, storage: StorageAdapter, roles: ClassDef, user_id: str, change: int,
+               now: float) -> asyncio.Future[frozenset[str]]:
         key = (user_id, change)
         pending = self._pending.get(key)
         if pending is None:
             pending = asyncio.ensure_future(self._expand(storage, roles, user_id, change, now))
             self._pending[key] = pending
-        # Shielded: one caller going away (a closed connection) does not cancel the others' expansion.
-        return await asyncio.shield(pending)
+        # Shielded by the callers that wait: one going away (a closed connection) does not cancel the others'.
+        return pending
 
     async def _expand(self, storage: StorageAdapter, roles: ClassDef, user_id: str, change: int,
                       started: float) -> frozenset[str]:
@@ -70,6 +88,9 @@ class RoleCache:
             names = await expand_roles(storage, roles, user_id)
             if self._pending.get(key) is not None:  # not cleared by a role write meanwhile
                 self._entries[user_id] = (started, change, names)
+                self._entries.move_to_end(user_id)
+                while len(self._entries) > self.max_users:
+                    self._entries.popitem(last=False)
             return names
         finally:
             if self._pending.get(key) is asyncio.current_task():

@@ -158,15 +158,19 @@ class ChangeFeed(Protocol):
     def change_count(self, topic: str) -> int: ...
 
 
-def change_count(storage: object, topic: str) -> int:
-    """``storage.change_count(topic)`` for a store with a change feed, else 0 (caches then rely on their TTL).
-    Asked on every request: the Protocol check (tens of microseconds as an isinstance) is answered once per
-    adapter type."""
+def has_change_feed(storage: object) -> bool:
+    """Whether ``storage`` has a change feed. Asked on every request: the Protocol check (tens of microseconds as
+    an isinstance) is answered once per adapter type."""
     kind = type(storage)
     has_feed = _FEED_TYPES.get(kind)
     if has_feed is None:
         has_feed = _FEED_TYPES[kind] = issubclass(kind, ChangeFeed)
-    return cast(ChangeFeed, storage).change_count(topic) if has_feed else 0
+    return has_feed
+
+
+def change_count(storage: object, topic: str) -> int:
+    """``storage.change_count(topic)`` for a store with a change feed, else 0 (caches then rely on their TTL)."""
+    return cast(ChangeFeed, storage).change_count(topic) if has_change_feed(storage) else 0
 
 
 _FEED_TYPES: dict[type, bool] = {}

@@ -69,6 +69,7 @@ from engine.storage.sqlite_nodes import (
     row_node,
     sql_str,
 )
+from engine.storage.sqlite_principals import table_name
 from engine.wire import Bytes, File, GeoPoint, Pointer, Polygon, RelationRef, Value, format_date
 
 Pred = Callable[[Node], str]
@@ -96,10 +97,15 @@ def _bindable(value: int | float) -> int | float:
 class Compiler:
     """Compiles for one class (its schema lets single-valued fields use their indexes); binds named params."""
 
-    def __init__(self, cls: ClassDef | None, params: dict[str, Any] | None = None) -> None:
+    def __init__(self, cls: ClassDef | None, params: dict[str, Any] | None = None, *,
+                 principal_tables: bool = False) -> None:
         self.cls = cls
         self.params: dict[str, Any] = {} if params is None else params
         self._aliases = 0
+        # Reads only (sqlite_principals.py): a long ACL principal list is looked up in a temporary table, which
+        # the statement needs on its connection first: name -> the principals as JSON.
+        self._principal_tables = principal_tables
+        self.principal_sets: dict[str, str] = {}
 
     def param(self, value: Any) -> str:
         name = f"p{len(self.params)}"
@@ -293,7 +299,8 @@ class Compiler:
         if not values:
             return "0"
         kinds = _kinds_of(values)
-        pred = self._one_of_kinds(kinds)
+        principals = cands.node is not None and cands.node.shape == PERMISSIONS
+        pred = self._one_of_kinds(kinds, principals=principals)
         if kinds.has_none:
             return self.any_candidate(cands, lambda n: or_(n.missing(), self.item_or_self(n, pred)))
         return self.any_candidate(cands, lambda n: self.item_or_self(n, pred))
@@ -304,14 +311,19 @@ class Compiler:
         time grow with the square of the list."""
         return self._one_of_kinds(_kinds_of(values))
 
-    def _one_of_kinds(self, kinds: _Kinds) -> Pred:
+    def _one_of_kinds(self, kinds: _Kinds, *, principals: bool = False) -> Pred:
         strings, numbers, dates, files, pointers, others = (kinds.strings, kinds.numbers, kinds.dates, kinds.files,
                                                             kinds.pointers, kinds.others)
 
         def pred(x: Node) -> str:
             parts = []
             if strings and x.is_("text") != "0":
-                listed = self._listed(strings, kinds.strings_json)
+                if principals and self._principal_tables and kinds.strings_json is not None:
+                    name = table_name(kinds.strings_json)
+                    self.principal_sets[name] = kinds.strings_json
+                    listed = f'(SELECT name FROM temp."{name}")'
+                else:
+                    listed = self._listed(strings, kinds.strings_json)
                 parts.append(and_(f"{x.v} IN {listed}", x.is_("text")))
             if numbers and x.shape in (ANY, NO_ARRAY):
                 parts.append(and_(f"{x.v} IN {self._listed(numbers)}", f"{x.t} IN ('integer','real')"))

@@ -46,6 +46,7 @@ from engine.storage.sqlite_codec import (
 from engine.storage.sqlite_commit import GroupCommitter
 from engine.storage.sqlite_functions import register_functions
 from engine.storage.sqlite_nodes import index_companions, index_expression, quote_ident
+from engine.storage.sqlite_principals import PrincipalTables
 from engine.storage.sqlite_readers import ReaderPool, install_deadline_check, reader_count
 from engine.storage.sqlite_write_lock import WriteLock, lock_path
 from engine.wire import Value
@@ -212,6 +213,7 @@ class SQLiteAdapter:
         self._changes: ChangeCounters | None = None
         # Shared with every process serving the same file: their group transactions take turns through it.
         self._lock: WriteLock | None = None
+        self._principals = PrincipalTables()  # long ACL principal lists kept on each reader connection
 
     # ---- connection ----
 
@@ -239,6 +241,7 @@ class SQLiteAdapter:
             lock.close()
             raise
         self._writer, self._pool, self._lock = writer, ReaderPool(readers, self.max_time_ms), lock
+        self._principals = PrincipalTables()  # new connections hold none (an old one's id may come back)
         self._changes = ChangeCounters(feed_path(self.path))
 
     def _setup_reader(self, conn: sqlite3.Connection) -> None:
@@ -402,8 +405,8 @@ class SQLiteAdapter:
         await self._write("insert", run, topics=topics_for_class(cls.name))
 
     def _select(self, cls: ClassDef, where: Where, opts: FindOptions,
-                columns: str = ROW_COLUMNS) -> tuple[str, dict[str, Any]]:
-        compiler = Compiler(cls)
+                columns: str = ROW_COLUMNS) -> tuple[str, dict[str, Any], Mapping[str, str]]:
+        compiler = Compiler(cls, principal_tables=True)
         condition = compiler.where(where)
         order = compiler.order_by(opts.order, where)
         params = compiler.params
@@ -411,63 +414,65 @@ class SQLiteAdapter:
         params["_skip"] = max(opts.skip, 0)
         sql = (f"SELECT {columns} FROM {quote_ident(cls.name)} WHERE {condition} "
                f"ORDER BY {order} LIMIT :_limit OFFSET :_skip")
-        return sql, params
+        return sql, params, compiler.principal_sets
 
     async def find(self, cls: ClassDef, where: Where, opts: FindOptions) -> list[StoredObject]:
         if opts.limit is not None and opts.limit <= 0:
             return []
-        sql, params = self._select(cls, where, opts)
+        sql, params, sets = self._select(cls, where, opts)
 
         def run(conn: sqlite3.Connection) -> list[StoredObject]:
             return [decode_row(cls.name, row) for row in conn.execute(sql, params)]
 
-        return await self._read("find", cls.name, run, [])
+        return await self._read("find", cls.name, self._principals.wrap(sets, run), [])
 
     async def find_encoded(self, cls: ClassDef, where: Where, opts: FindOptions) -> list[EncodedObject]:
         """find, answered with the stored JSON itself (engine.storage.encoded): what serving a find needs."""
         if opts.limit is not None and opts.limit <= 0:
             return []
-        sql, params = self._select(cls, where, opts, encoded_columns(cls.name))
+        sql, params, sets = self._select(cls, where, opts, encoded_columns(cls.name))
 
         def run(conn: sqlite3.Connection) -> list[EncodedObject]:
             return [encoded_row(cls.name, row) for row in conn.execute(sql, params)]
 
-        return await self._read("find", cls.name, run, [])
+        return await self._read("find", cls.name, self._principals.wrap(sets, run), [])
 
     async def explain(self, cls: ClassDef, where: Where, opts: FindOptions) -> list[dict[str, Any]]:
         """SQLite's own plan for the query a find would run (`explain=true`, master key only)."""
-        sql, params = self._select(cls, where, opts)
+        sql, params, sets = self._select(cls, where, opts)
 
         def run(conn: sqlite3.Connection) -> list[dict[str, Any]]:
             rows = conn.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall()
             return [{"id": r[0], "parent": r[1], "detail": r[3]} for r in rows]
 
-        return await self._read("explain", cls.name, run, [])
+        return await self._read("explain", cls.name, self._principals.wrap(sets, run), [])
 
     async def count(self, cls: ClassDef, where: Where) -> int:
-        compiler = Compiler(cls)
+        compiler = Compiler(cls, principal_tables=True)
         condition = compiler.where(where)
         sql = f"SELECT count(*) FROM {quote_ident(cls.name)} WHERE {condition}"
 
         def run(conn: sqlite3.Connection) -> int:
             return int(conn.execute(sql, compiler.params).fetchone()[0])
 
-        return await self._read("count", cls.name, run, 0)
+        return await self._read("count", cls.name, self._principals.wrap(compiler.principal_sets, run), 0)
 
     # ---- aggregation (sql_aggregate.py writes the statements) ----
 
     async def aggregate(self, cls: ClassDef, plan: StorePlan) -> list[dict[str, Any]] | None:
-        compiler = Compiler(cls)
+        compiler = Compiler(cls, principal_tables=True)
         stmt = group_statement(cls, plan, quote_ident(cls.name), compiler.where(plan.where),
                                sqlite_dialect(cls, _index_leads(cls)))
         empty: list[dict[str, Any]] | None = []
-        return await self._read("aggregate", cls.name, lambda conn: _run_statement(conn, stmt, compiler.params), empty)
+        run = self._principals.wrap(compiler.principal_sets, lambda conn: _run_statement(conn, stmt, compiler.params))
+        return await self._read("aggregate", cls.name, run, empty)
 
     async def distinct(self, cls: ClassDef, where: Where, field: str) -> list[Value] | None:
-        compiler = Compiler(cls)
+        compiler = Compiler(cls, principal_tables=True)
         stmt = distinct_statement(cls, field, quote_ident(cls.name), compiler.where(where), sqlite_dialect(cls))
         empty: list[dict[str, Any]] | None = []
-        docs = await self._read("distinct", cls.name, lambda conn: _run_statement(conn, stmt, compiler.params), empty)
+        run = self._principals.wrap(compiler.principal_sets, lambda conn: _run_statement(conn, stmt, compiler.params))
+        docs = await self._read("distinct", cls.name, run, empty)
         return None if docs is None else [d["v"] for d in docs]
 
     async def update(self, cls: ClassDef, where: Where, changes: Changes) -> StoredObject | None:
