@@ -81,12 +81,28 @@ def now() -> datetime:
 
 
 def format_date(value: datetime) -> str:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    elif value.utcoffset():
-        value = value.astimezone(UTC)
+    last = _last_formatted  # one read: another thread may replace it meanwhile
+    if value is last[0]:
+        return last[1]  # a write formats its one stamp for createdAt, updatedAt and the response
+    given = value
+    if value.tzinfo is not UTC:
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        elif value.utcoffset():
+            value = value.astimezone(UTC)
     # isoformat is several times faster than strftime, and this runs for every date of every object served.
-    return value.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+    text = value.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+    _remember(given, text)
+    return text
+
+
+def _remember(value: datetime, text: str) -> None:
+    global _last_formatted
+    _last_formatted = (value, text)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_last_formatted: tuple[datetime, str] = (_EPOCH, "1970-01-01T00:00:00.000Z")
 
 
 def parse_date(text: object) -> datetime:
