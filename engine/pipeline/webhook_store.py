@@ -135,7 +135,9 @@ async def _resync(svc: Services) -> None:
     sync = svc.webhooks
     change = sync.begin(svc.storage)
     rows: list[Json] = []
-    if svc.schemas.get(HOOKS) is not None:  # else no webhook was ever stored: the class is made on first use
+    # A miss re-reads the schema (at most once a second): another process may just have made the class. No class,
+    # no webhook ever stored: it is made on first use, not at every start.
+    if await svc.schemas.lookup(HOOKS) is not None:
         master = RequestContext(Auth(is_master=True))
         found = await door.find(svc, master, HOOKS, {"limit": MAX_HOOKS})
         rows = [dict(row) for row in found.results]
