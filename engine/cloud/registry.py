@@ -310,6 +310,10 @@ class Cloud:
     def triggers(self) -> list[Hook]:
         return list(self._triggers.values())
 
+    def webhooks(self) -> list[Hook]:
+        """Every registered webhook (a hook served by a URL), functions and triggers alike."""
+        return [h for h in (*self._functions.values(), *self._triggers.values()) if h.url is not None]
+
 
 def _snake(kind: TriggerType) -> str:
     return re.sub(r"(?<!^)([A-Z])", r"_\1", str(kind)).lower()

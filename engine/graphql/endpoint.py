@@ -38,6 +38,7 @@ from engine.http.responses import ParseJSONResponse, error_response
 from engine.pipeline.context import Services, request_context
 from engine.pipeline.schema_store import SCHEMA_TTL_SECONDS
 from engine.pipeline.sessions import lookup_session
+from engine.pipeline.webhook_store import refresh_webhooks
 from engine.security.auth import Auth, check_app, resolve_auth
 
 log = logging.getLogger("engine.graphql")
@@ -180,6 +181,8 @@ class GraphQLEndpoint:
         svc = self.services
         try:
             await svc.schemas.refresh_if_stale(SCHEMA_TTL_SECONDS)
+            if svc.webhooks.stale(svc.storage):  # webhook functions are fields of the schema built next
+                await refresh_webhooks(svc)
             built = self.cache.get(svc.schemas.all(), svc.cloud.function_names())
         except (ParseError, HTTPDenied) as exc:
             return error_response(exc)

@@ -22,6 +22,7 @@ from engine.pipeline.context import Services, request_context
 from engine.pipeline.idempotency import claim_request_id
 from engine.pipeline.schema_store import SCHEMA_TTL_SECONDS
 from engine.pipeline.sessions import lookup_session
+from engine.pipeline.webhook_store import refresh_webhooks
 from engine.security.auth import Auth, Credentials, check_app, resolve_auth
 from engine.wire import check_denylist
 
@@ -199,6 +200,8 @@ async def serve(incoming: Incoming, raw: bytes, services: Services, sub_path: st
         if request_id is not None:
             await claim_request_id(services, method, path, request_id)
         await services.schemas.refresh_if_stale(SCHEMA_TTL_SECONDS)
+        if services.webhooks.stale(services.storage):  # a counter read; the re-sync only when `_Hooks` moved
+            await refresh_webhooks(services)
         ctx = request_context(auth, ip=creds.ip, headers=headers, cloud_context=context, request_id=request_id)
         call = ApiCall(method, path, {}, query, body, ctx, creds, services)
         result = await dispatch(call)

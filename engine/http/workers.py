@@ -3,8 +3,9 @@
 Each worker binds its own listening socket with SO_REUSEPORT, so the kernel spreads new connections evenly over
 the workers (one shared socket would let whichever worker wakes first accept a whole burst of connections). Each
 opens its own store connections in its own lifespan; what must stay coherent between them (schema and role
-caches) travels through the store's change feed (storage/base.ChangeFeed). Sessions and Parse.Config are read
-from the store on every request, so a revoked session or a config change is seen by every worker at once.
+caches, webhook registrations) travels through the store's change feed (storage/base.ChangeFeed). Sessions and
+Parse.Config are read from the store on every request, so a revoked session or a config change is seen by every
+worker at once.
 
 The parent only supervises: it starts the workers one after the other (each waits for the previous one to finish
 its start-up, so only one provisions the schema at a time), restarts a worker that dies unexpectedly (bounded), and

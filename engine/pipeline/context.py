@@ -14,6 +14,7 @@ from engine.files.service import FileService
 from engine.logbook import LogBook
 from engine.mail import LogMailAdapter, MailAdapter
 from engine.pipeline.schema_store import SchemaStore
+from engine.pipeline.webhook_sync import WebhookSync
 from engine.security.auth import NOBODY, Auth
 from engine.security.roles import RoleCache
 from engine.settings import Settings
@@ -89,6 +90,7 @@ class Services:
     data_access: DataAccessFactory = _unwired
     files: FileService | None = None
     logbook: LogBook | None = None  # what /scriptlog serves; None = the server keeps no log of its own
+    webhooks: WebhookSync = field(default_factory=WebhookSync)  # when `cloud`'s webhooks must be re-read
 
     def file_url(self, name: str) -> str:
         """A File value's URL for the caller being answered: signed and expiring unless files are public. Every

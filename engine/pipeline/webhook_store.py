@@ -1,7 +1,10 @@
 """Webhooks kept in `_Hooks` (Parse's HooksController): stored through the door, registered into the app's Cloud.
 
-Rows are `{functionName, url}` or `{className, triggerName, url}`. A change made through one process reaches the
-others at their next start (Parse's hook cache is per process too).
+Rows are `{functionName, url}` or `{className, triggerName, url}`. A change made through one process reaches every
+process sharing the database before its next request: each request first asks the store's change feed whether
+`_Hooks` was written since this process loaded it (a counter read, webhook_sync.py) and, if so, makes its
+registrations equal the stored rows again. A store without a feed (MongoDB) re-reads at most every 5 seconds.
+Parse Server's hook cache is per process and reloads only at start; here every worker answers alike.
 """
 
 from __future__ import annotations
@@ -84,17 +87,80 @@ def _where(hook: Mapping[str, Any]) -> Json:
     return {"className": hook["className"], "triggerName": hook["triggerName"]}
 
 
-async def load_webhooks(svc: Services) -> None:
-    """At start, after the app's Python hooks: a stored webhook the code now shadows, or whose host is no longer
-    allowed, is logged and left unregistered."""
-    if svc.schemas.get(HOOKS) is None:
-        return  # no webhook was ever registered: the class is made on first use, not at every start
-    master = RequestContext(Auth(is_master=True))
-    for row in await _rows(svc, master, {}):
+Identity = tuple[tuple[str, str], ...]
+
+
+def _identity(row: Mapping[str, Any]) -> Identity:
+    return tuple(sorted(_public(row).items()))
+
+
+def _key(hook: Mapping[str, Any]) -> tuple[str, str]:
+    """A declaration's (kind, name), as the Cloud's Hook holds them."""
+    if "functionName" in hook:
+        return "function", hook["functionName"]
+    return str(_trigger_type(hook["triggerName"])), hook["className"]
+
+
+def _apply(svc: Services, rows: list[Json]) -> frozenset[Identity]:
+    """Make the Cloud's webhooks equal the rows (added, url changed, removed); returns the rows refused. No await
+    in here: a request never sees half of a re-sync, and a cancelled one leaves the old set whole."""
+    wanted: dict[tuple[str, str], Json] = {}
+    refused: dict[Identity, str] = {}
+    for row in rows:
         try:
-            _register(svc, declaration(row))
+            hook = declaration(row)
+            wanted[_key(hook)] = hook
         except ParseError as exc:
-            log.warning("stored webhook %s not registered: %s", _public(row), exc.message)
+            refused[_identity(row)] = exc.message
+    registered = {(h.kind, h.name): h.url for h in svc.cloud.webhooks()}
+    for (kind, name), url in registered.items():
+        stored = wanted.get((kind, name))
+        if stored is None or stored["url"] != url:
+            _unregister(svc, {"functionName": name} if kind == "function" else {"className": name, "triggerName": kind})
+    for key, hook in wanted.items():
+        if registered.get(key) == hook["url"]:
+            continue
+        try:
+            _register(svc, hook)  # a host no longer allowed, or a name the app's Python code owns: 143
+        except ParseError as exc:
+            refused[_identity(hook)] = exc.message
+    # Logged when a row is first refused, not at every re-sync (every 5 s without a change feed).
+    for identity, message in refused.items():
+        if identity not in svc.webhooks.refused:
+            log.warning("stored webhook %s not registered: %s", dict(identity), message)
+    return frozenset(refused)
+
+
+async def _resync(svc: Services) -> None:
+    sync = svc.webhooks
+    change = sync.begin(svc.storage)
+    rows: list[Json] = []
+    # A miss re-reads the schema (at most once a second): another process may just have made the class. No class,
+    # no webhook ever stored: it is made on first use, not at every start.
+    if await svc.schemas.lookup(HOOKS) is not None:
+        master = RequestContext(Auth(is_master=True))
+        found = await door.find(svc, master, HOOKS, {"limit": MAX_HOOKS})
+        rows = [dict(row) for row in found.results]
+    sync.refused = _apply(svc, rows)
+    sync.loaded(change)
+
+
+async def load_webhooks(svc: Services) -> None:
+    """At start, after the app's Python hooks: a stored webhook the code shadows, or whose host is no longer
+    allowed, is logged and left unregistered."""
+    async with svc.webhooks.lock:
+        await _resync(svc)
+
+
+async def refresh_webhooks(svc: Services) -> None:
+    """Before a request dispatches: re-read `_Hooks` if another process (or this one) wrote it since the last load.
+    Callers check ``svc.webhooks.stale(svc.storage)`` first, so the usual request costs a counter read."""
+    sync = svc.webhooks
+    if not sync.stale(svc.storage):
+        return
+    async with sync.lock:
+        if sync.stale(svc.storage):  # else a request that held the lock before this one re-synced already
+            await _resync(svc)
 
 
 async def list_functions(svc: Services, ctx: RequestContext, name: str | None = None) -> Json | list[Json]:

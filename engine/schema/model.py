@@ -143,6 +143,12 @@ SYSTEM_FIELDS: Mapping[str, Mapping[str, FieldDef]] = {
         "reqId": FieldDef(FieldType.STRING),
         "expire": FieldDef(FieldType.DATE),
     },
+    "_Hooks": {  # Parse's own columns; without them a trigger row's `className` reads back as a reserved name
+        "functionName": FieldDef(FieldType.STRING),
+        "className": FieldDef(FieldType.STRING),
+        "triggerName": FieldDef(FieldType.STRING),
+        "url": FieldDef(FieldType.STRING),
+    },
     "_GlobalConfig": {
         "params": FieldDef(FieldType.OBJECT),
         "masterKeyOnly": FieldDef(FieldType.OBJECT),

@@ -146,6 +146,17 @@ class Aggregating(Protocol):
 
 SCHEMA_TOPIC = "schema"  # a class's schema was saved or dropped
 ROLES_TOPIC = "roles"  # a _Role object or one of its relations was written
+HOOKS_TOPIC = "hooks"  # a _Hooks row (a webhook registration) was written
+
+
+def topics_for_class(class_name: str) -> tuple[str, ...]:
+    """Which caches a write to this class may outdate: role membership lives in `_Role`'s relations, every
+    process's webhook registrations in `_Hooks`."""
+    if class_name == "_Role":
+        return (ROLES_TOPIC,)
+    if class_name == "_Hooks":
+        return (HOOKS_TOPIC,)
+    return ()
 
 
 @runtime_checkable

@@ -29,12 +29,14 @@ from engine.storage import postgres_text
 from engine.storage.aggregate_plan import StorePlan
 from engine.storage.base import (
     DUPLICATE_MESSAGE,
+    HOOKS_TOPIC,
     INTERNAL_MESSAGE,
     ROLES_TOPIC,
     SCHEMA_TOPIC,
     UNIQUE_OVER_DUPLICATES,
     Changes,
     StoredObject,
+    topics_for_class,
 )
 from engine.storage.memory import BUILTIN_UNIQUE, _distance, apply_changes
 from engine.storage.postgres_codec import (
@@ -139,7 +141,7 @@ class PostgresAdapter:
         # table -> {column: udt}; refreshed whenever a column or table may be missing from it.
         self._columns: dict[str, dict[str, str]] = {}
         # Change feed (base.ChangeFeed): a dedicated LISTEN connection counts other processes' NOTIFYs.
-        self._changes: dict[str, int] = {SCHEMA_TOPIC: 0, ROLES_TOPIC: 0}
+        self._changes: dict[str, int] = {SCHEMA_TOPIC: 0, ROLES_TOPIC: 0, HOOKS_TOPIC: 0}
         self._listener: asyncpg.Connection | None = None
         self._relisten: asyncio.Task[None] | None = None
         self._namespace = ""
@@ -218,9 +220,11 @@ class PostgresAdapter:
         if self._pool is not None and self._listener is None:
             await self._listen()
 
-    async def _notify_roles(self, conn: asyncpg.Connection, cls: ClassDef) -> None:
-        if cls.name == "_Role":  # roles, and role membership through its relations, feed every ACL check
-            await self._notify(conn, ROLES_TOPIC)
+    async def _notify_class(self, conn: asyncpg.Connection, cls: ClassDef) -> None:
+        # Roles (and membership through _Role's relations) feed every ACL check; _Hooks rows every process's
+        # webhook registrations.
+        for topic in topics_for_class(cls.name):
+            await self._notify(conn, topic)
 
     async def _notify(self, conn: asyncpg.Connection, topic: str) -> None:
         # Delivered at commit (never for a rolled-back change), to every process listening on the database.
@@ -428,6 +432,7 @@ class PostgresAdapter:
                 await conn.execute(f"DROP TABLE IF EXISTS {quote_ident(name)}")
             await conn.execute(f'DELETE FROM {quote_ident(SCHEMA_TABLE)} WHERE "className" = $1', cls.name)
             await self._notify(conn, SCHEMA_TOPIC)
+            await self._notify_class(conn, cls)  # dropping _Role or _Hooks drops what those caches hold
         for name in names:
             self._columns.pop(name, None)
 
@@ -454,7 +459,7 @@ class PostgresAdapter:
             await conn.execute(
                 f"INSERT INTO {quote_ident(cls.name)} ({', '.join(map(quote_ident, names))}) VALUES ({marks})",
                 *values.values())
-            await self._notify_roles(conn, cls)
+            await self._notify_class(conn, cls)
 
     def _pointer_targets(self, cls: ClassDef) -> dict[str, str]:
         return {n: f.target_class for n, f in cls.fields.items() if f.type is FieldType.POINTER and f.target_class}
@@ -595,7 +600,7 @@ class PostgresAdapter:
             row = await conn.fetchrow(
                 f'SELECT {self._column_list(cols)} FROM {quote_ident(cls.name)} WHERE "objectId" = $1',
                 updated.object_id)
-            await self._notify_roles(conn, cls)
+            await self._notify_class(conn, cls)
             return decode_row(cls, cols, row)
 
     async def delete(self, cls: ClassDef, where: Where) -> int:
@@ -615,7 +620,7 @@ class PostgresAdapter:
                 status = await conn.execute(f'DELETE FROM {table} WHERE "objectId" = ANY($1::text[])', doomed)
             deleted = int(status.split()[-1])
             if deleted:
-                await self._notify_roles(conn, cls)
+                await self._notify_class(conn, cls)
             return deleted
 
     # ---- relations ----
@@ -627,7 +632,7 @@ class PostgresAdapter:
             await conn.executemany(
                 f'INSERT INTO {quote_ident(name)} ("relatedId", "owningId") VALUES ($1, $2) ON CONFLICT DO NOTHING',
                 [(rid, owning_id) for rid in related_ids])
-            await self._notify_roles(conn, cls)
+            await self._notify_class(conn, cls)
 
     async def remove_relation(self, cls: ClassDef, key: str, owning_id: str, related_ids: Sequence[str]) -> None:
         name = join_table(cls.name, key)
@@ -638,7 +643,7 @@ class PostgresAdapter:
                 return
             await conn.execute(f'DELETE FROM {quote_ident(name)} WHERE "owningId" = $1 AND "relatedId" = ANY($2)',
                                owning_id, list(related_ids))
-            await self._notify_roles(conn, cls)
+            await self._notify_class(conn, cls)
 
     async def related_ids(self, cls: ClassDef, key: str, owning_ids: Sequence[str]) -> list[str]:
         return await self._join_column(join_table(cls.name, key), "owningId", owning_ids, "relatedId")

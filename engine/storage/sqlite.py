@@ -25,12 +25,13 @@ from engine.storage.base import (
     UNIQUE_OVER_DUPLICATES,
     Changes,
     StoredObject,
+    topics_for_class,
 )
 from engine.storage.encoded import EncodedObject
 from engine.storage.memory import BUILTIN_UNIQUE, apply_changes
 from engine.storage.sql_aggregate import Statement, distinct_statement, group_statement, sqlite_dialect
 from engine.storage.sql_compile import Compiler
-from engine.storage.sqlite_changes import ChangeCounters, feed_path, topics_for_class
+from engine.storage.sqlite_changes import ChangeCounters, feed_path
 from engine.storage.sqlite_codec import (
     INSERT_COLUMNS,
     ROW_COLUMNS,

@@ -20,9 +20,10 @@ import os
 import struct
 from collections.abc import Iterable
 
-from engine.storage.base import ROLES_TOPIC, SCHEMA_TOPIC
+from engine.storage.base import HOOKS_TOPIC, ROLES_TOPIC, SCHEMA_TOPIC
 
-TOPICS = (SCHEMA_TOPIC, ROLES_TOPIC)
+# Append only: a topic's slot is its place here, and processes of an older build may share the file.
+TOPICS = (SCHEMA_TOPIC, ROLES_TOPIC, HOOKS_TOPIC)
 _SLOT = struct.Struct("<Q")
 _SIZE = 4096  # one page; room for 512 topics
 _OFFSETS = {topic: i * _SLOT.size for i, topic in enumerate(TOPICS)}
@@ -71,7 +72,3 @@ class ChangeCounters:
         self._map.close()
         os.close(self._fd)
 
-
-def topics_for_class(class_name: str) -> tuple[str, ...]:
-    """Which caches a write to this class may outdate (role membership lives in `_Role`'s relations)."""
-    return (ROLES_TOPIC,) if class_name == "_Role" else ()
