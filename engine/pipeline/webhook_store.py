@@ -135,9 +135,11 @@ async def _resync(svc: Services) -> None:
     sync = svc.webhooks
     change = sync.begin(svc.storage)
     rows: list[Json] = []
-    # A miss re-reads the schema (at most once a second): another process may just have made the class. No class,
-    # no webhook ever stored: it is made on first use, not at every start.
-    if await svc.schemas.lookup(HOOKS) is not None:
+    # No class, no webhook ever stored: it is made on first use, not at every start. The cached schema answers:
+    # the request refreshed it just before (a class another process made shows up through the schema's own feed
+    # or TTL), and a miss must not spend the schema store's once-a-second re-read that the request's own class
+    # lookup may need next.
+    if svc.schemas.get(HOOKS) is not None:
         master = RequestContext(Auth(is_master=True))
         found = await door.find(svc, master, HOOKS, {"limit": MAX_HOOKS})
         rows = [dict(row) for row in found.results]

@@ -160,7 +160,8 @@ async def test_engine_reads_what_parse_server_wrote(peer: Peer, engine_api: Api)
     r = await engine_api.post("/login", {"username": "alice", "password": "pw-alice-1"})
     assert r.status_code == 200, r.text
     token = r.json()["sessionToken"]
-    assert (await engine_api.get(f"/classes/Night/{night['objectId']}")).status_code == 404  # public: hidden
+    r0 = await engine_api.get(f"/classes/Night/{night['objectId']}")
+    assert r0.status_code == 404, r0.text  # public: hidden
     r = await engine_api.get(f"/classes/Night/{night['objectId']}", headers=engine_api.as_user(token),
                              params={"include": "site"})
     assert r.status_code == 200, r.text
