@@ -18,7 +18,8 @@ Dispatch = Callable[[ApiCall], Awaitable[ApiResult]]
 
 # Sibling creates in flight at once: their writes meet in one group commit (one writer round trip, one fsync)
 # instead of one each, while a master key's large batch still cannot start thousands of pipelines together.
-CONCURRENT_CREATES = 32
+# 50: a client's whole batch (the default batch limit) is one chunk.
+CONCURRENT_CREATES = 50
 _CLASS_PATH = re.compile(r"/classes/([^/]+)/?", re.IGNORECASE)
 
 
@@ -98,19 +99,17 @@ def _independent_create(call: ApiCall, sub: ApiCall) -> bool:
 
 
 async def _run_together(run: list[ApiCall], dispatch: Dispatch) -> list[dict[str, Any]]:
-    gate = asyncio.Semaphore(CONCURRENT_CREATES)
-
-    async def one(sub: ApiCall) -> dict[str, Any]:
-        async with gate:
-            return await _outcome(sub, dispatch)
-
-    tasks = [asyncio.ensure_future(one(sub)) for sub in run]
-    try:
-        return list(await asyncio.gather(*tasks))
-    except BaseException:
-        for task in tasks:  # an unexpected failure ends the batch as it would have ended the sequential one
-            task.cancel()
-        raise
+    out: list[dict[str, Any]] = []
+    # A chunk at a time: a master key's batch of any length never holds more than a chunk of tasks.
+    for start in range(0, len(run), CONCURRENT_CREATES):
+        tasks = [asyncio.ensure_future(_outcome(sub, dispatch)) for sub in run[start:start + CONCURRENT_CREATES]]
+        try:
+            out.extend(await asyncio.gather(*tasks))
+        except BaseException:
+            for task in tasks:  # an unexpected failure ends the batch as it would have ended the sequential one
+                task.cancel()
+            raise
+    return out
 
 
 async def _outcome(sub: ApiCall, dispatch: Dispatch) -> dict[str, Any]:
