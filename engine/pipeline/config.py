@@ -25,8 +25,12 @@ MAX_CONFIG_BYTES = 1024 * 1024  # every client downloads the whole config: keep 
 RESERVED_PARAM_NAMES = PROTOTYPE_NAMES | PROHIBITED_KEYS | {"__type", "__op"}
 
 
-async def _load(svc: Services) -> StoredObject | None:
-    cls = await svc.schemas.ensure_class(CONFIG_CLASS)
+async def _load(svc: Services, *, create: bool = False) -> StoredObject | None:
+    # Only a write makes the class: reading the config (every client does, any key) must write nothing. The cached
+    # schema answers a read: the request refreshed it just before.
+    cls = await svc.schemas.ensure_class(CONFIG_CLASS) if create else svc.schemas.get(CONFIG_CLASS)
+    if cls is None:
+        return None
     rows = await svc.storage.find(cls, Compare(("objectId",), "eq", CONFIG_ID), FindOptions(limit=1))
     return rows[0] if rows else None
 
@@ -77,7 +81,7 @@ async def update_config(svc: Services, ctx: RequestContext, body: Mapping[str, A
     if len(new_params) > MAX_PARAMS or len(new_flags) > MAX_PARAMS:
         raise ParseError(ErrorCode.OBJECT_TOO_LARGE, f"The config cannot hold more than {MAX_PARAMS} parameters.")
     _check_request(new_params, new_flags)
-    stored = await _load(svc)
+    stored = await _load(svc, create=True)
     params = dict(stored.fields.get("params") or {}) if stored else {}
     flags = dict(stored.fields.get("masterKeyOnly") or {}) if stored else {}
     for key, value in new_params.items():
