@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -15,6 +16,7 @@ from engine.storage.base import ROLES_TOPIC, StorageAdapter, change_count, has_c
 ROLE_CACHE_SECONDS = 5.0  # Parse's cacheTTL for roles; role writes clear it at once
 MAX_CACHED_USERS = 10_000
 _UNLIMITED = FindOptions(limit=None)
+log = logging.getLogger(__name__)
 
 
 async def _names(storage: StorageAdapter, roles: ClassDef, ids: Sequence[str]) -> dict[str, str]:
@@ -36,6 +38,13 @@ async def expand_roles(storage: StorageAdapter, roles: ClassDef, user_id: str) -
     if not seen:
         return frozenset()
     return frozenset((await _names(storage, roles, sorted(seen))).values())
+
+
+def _unheard(refresh: asyncio.Future[frozenset[str]]) -> None:
+    # A refresh nobody waited on: its failure is logged here (the next request retries it) rather than left for
+    # asyncio's "exception was never retrieved".
+    if not refresh.cancelled() and refresh.exception() is not None:
+        log.warning("role refresh failed; the cached roles stay until the next one", exc_info=refresh.exception())
 
 
 class RoleCache:
@@ -67,7 +76,7 @@ class RoleCache:
                 # change whose feed bump was lost (a process killed between commit and bump) can go unseen;
                 # waiting on the refresh instead put a user in 1 000 roles' 100 ms expansion into the tail
                 # latency of every request in flight each time the entry aged out.
-                self._start(storage, roles, user_id, change, now)
+                self._start(storage, roles, user_id, change, now).add_done_callback(_unheard)
                 return hit[2]
         return await asyncio.shield(self._start(storage, roles, user_id, change, now))
 

@@ -90,3 +90,19 @@ async def test_without_a_feed_an_aged_entry_waits_for_the_refresh() -> None:
     await cache.roles_for(store, ROLES, "u1")  # type: ignore[arg-type]
     store.names["u1"] = "physician"
     assert await cache.roles_for(store, ROLES, "u1") == {"physician"}  # type: ignore[arg-type]
+
+
+async def test_a_failed_background_refresh_keeps_the_entry_and_is_logged(caplog: Any) -> None:
+    store, cache = FeedStore(), RoleCache(ttl=0.0)
+    store.names["u1"] = "sleep-tech"
+    await cache.roles_for(store, ROLES, "u1")  # type: ignore[arg-type]
+
+    async def broken(*_a: Any) -> list[str]:
+        raise RuntimeError("store went away")
+
+    store.owning_ids = broken  # type: ignore[method-assign]
+    assert await cache.roles_for(store, ROLES, "u1") == {"sleep-tech"}  # type: ignore[arg-type]
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert "role refresh failed" in caplog.text
+    assert cache._entries["u1"][2] == {"sleep-tech"}
