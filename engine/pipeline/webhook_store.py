@@ -160,8 +160,6 @@ async def refresh_webhooks(svc: Services) -> None:
     """Before a request dispatches: re-read `_Hooks` if another process (or this one) wrote it since the last load.
     Callers check ``svc.webhooks.stale(svc.storage)`` first, so the usual request costs a counter read."""
     sync = svc.webhooks
-    if not sync.stale(svc.storage):
-        return
     async with sync.lock:
         if sync.stale(svc.storage):  # else a request that held the lock before this one re-synced already
             await _resync(svc)

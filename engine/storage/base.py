@@ -147,6 +147,9 @@ class Aggregating(Protocol):
 SCHEMA_TOPIC = "schema"  # a class's schema was saved or dropped
 ROLES_TOPIC = "roles"  # a _Role object or one of its relations was written
 HOOKS_TOPIC = "hooks"  # a _Hooks row (a webhook registration) was written
+# Every topic a change feed counts. Append only: the SQLite feed keeps a topic's counter at its place here, and
+# processes of an older build may share the file.
+CHANGE_TOPICS = (SCHEMA_TOPIC, ROLES_TOPIC, HOOKS_TOPIC)
 
 
 def topics_for_class(class_name: str) -> tuple[str, ...]:

@@ -28,10 +28,9 @@ from engine.schema.model import ClassDef, FieldType
 from engine.storage import postgres_text
 from engine.storage.aggregate_plan import StorePlan
 from engine.storage.base import (
+    CHANGE_TOPICS,
     DUPLICATE_MESSAGE,
-    HOOKS_TOPIC,
     INTERNAL_MESSAGE,
-    ROLES_TOPIC,
     SCHEMA_TOPIC,
     UNIQUE_OVER_DUPLICATES,
     Changes,
@@ -141,7 +140,7 @@ class PostgresAdapter:
         # table -> {column: udt}; refreshed whenever a column or table may be missing from it.
         self._columns: dict[str, dict[str, str]] = {}
         # Change feed (base.ChangeFeed): a dedicated LISTEN connection counts other processes' NOTIFYs.
-        self._changes: dict[str, int] = {SCHEMA_TOPIC: 0, ROLES_TOPIC: 0, HOOKS_TOPIC: 0}
+        self._changes: dict[str, int] = dict.fromkeys(CHANGE_TOPICS, 0)
         self._listener: asyncpg.Connection | None = None
         self._relisten: asyncio.Task[None] | None = None
         self._namespace = ""

@@ -20,10 +20,9 @@ import os
 import struct
 from collections.abc import Iterable
 
-from engine.storage.base import HOOKS_TOPIC, ROLES_TOPIC, SCHEMA_TOPIC
+from engine.storage.base import CHANGE_TOPICS
 
-# Append only: a topic's slot is its place here, and processes of an older build may share the file.
-TOPICS = (SCHEMA_TOPIC, ROLES_TOPIC, HOOKS_TOPIC)
+TOPICS = CHANGE_TOPICS  # a topic's slot is its place in this tuple
 _SLOT = struct.Struct("<Q")
 _SIZE = 4096  # one page; room for 512 topics
 _OFFSETS = {topic: i * _SLOT.size for i, topic in enumerate(TOPICS)}
