@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import itertools
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
@@ -12,13 +12,14 @@ from engine.cloud.triggers import TriggerType
 from engine.errors import ErrorCode, HTTPDenied, ParseError
 from engine.http.call import ApiCall, ApiResult, body_object
 from engine.http.responses import error_body
+from engine.pipeline import door
 from engine.pipeline.transaction import atomically
 
 Dispatch = Callable[[ApiCall], Awaitable[ApiResult]]
 
-# Sibling creates in flight at once: their writes meet in one group commit (one writer round trip, one fsync)
-# instead of one each, while a master key's large batch still cannot start thousands of pipelines together.
-# 50: a client's whole batch (the default batch limit) is one chunk.
+# Sibling creates stored together: one writer round trip and one statement for their rows instead of one each,
+# while a master key's large batch still never holds more than a chunk's rows at once. 50: a client's whole
+# batch (the default batch limit) is one chunk.
 CONCURRENT_CREATES = 50
 _CLASS_PATH = re.compile(r"/classes/([^/]+)/?", re.IGNORECASE)
 
@@ -65,7 +66,7 @@ async def run_batch(call: ApiCall, dispatch: Dispatch) -> ApiResult:
         if len(run) == 1:
             out.append(await _outcome(run[0], dispatch))
         else:
-            out.extend(await _run_together(run, dispatch))
+            out.extend(await _run_together(run))
     return ApiResult(out)
 
 
@@ -98,18 +99,24 @@ def _independent_create(call: ApiCall, sub: ApiCall) -> bool:
     return not call.services.cloud.has_trigger(TriggerType.BEFORE_SAVE, match.group(1))
 
 
-async def _run_together(run: list[ApiCall], dispatch: Dispatch) -> list[dict[str, Any]]:
+async def _run_together(run: list[ApiCall]) -> list[dict[str, Any]]:
+    """A run of independent creates, a chunk at a time, each chunk's creates in one class stored together: one
+    writer round trip instead of one per create. Each still gets its own answer, in request order."""
     out: list[dict[str, Any]] = []
-    # A chunk at a time: a master key's batch of any length never holds more than a chunk of tasks.
     for start in range(0, len(run), CONCURRENT_CREATES):
-        tasks = [asyncio.ensure_future(_outcome(sub, dispatch)) for sub in run[start:start + CONCURRENT_CREATES]]
-        try:
-            out.extend(await asyncio.gather(*tasks))
-        except BaseException:
-            for task in tasks:  # an unexpected failure ends the batch as it would have ended the sequential one
-                task.cancel()
-            raise
+        for class_name, same_class in itertools.groupby(run[start:start + CONCURRENT_CREATES], key=_class_name):
+            subs = list(same_class)
+            first = subs[0]
+            saved = await door.create_many(first.services, first.ctx, class_name, [sub.body for sub in subs])
+            out.extend({"success": s.body} if isinstance(s, door.Saved) else {"error": error_body(s)[1]}
+                       for s in saved)
     return out
+
+
+def _class_name(sub: ApiCall) -> str:
+    match = _CLASS_PATH.fullmatch(sub.path)
+    assert match is not None  # only independent creates reach here
+    return match.group(1)
 
 
 async def _outcome(sub: ApiCall, dispatch: Dispatch) -> dict[str, Any]:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.errors import ErrorCode, ParseError
+from engine.errors import ErrorCode, HTTPDenied, ParseError
 from engine.events import ObjectDeleted, ObjectSaved
 from engine.pipeline import hooks
 from engine.pipeline.context import RequestContext, Services
@@ -144,14 +144,28 @@ def _initial_value(op: Any) -> tuple[bool, Value]:
     return False, None
 
 
-async def run_create(
-    svc: Services, ctx: RequestContext, class_name: str, body: Mapping[str, Any],
-    server: ServerFields = NO_SERVER_FIELDS,
-) -> Created:
+@dataclass(frozen=True, slots=True)
+class _Draft:
+    """A create checked and built, not stored yet."""
+
+    cls: ClassDef
+    obj: StoredObject
+    plan: WritePlan
+    response: Json
+
+
+async def _open_class(svc: Services, ctx: RequestContext, class_name: str) -> ClassDef:
+    """The class a create writes to, once the caller may create there (class rules, then the CLP)."""
+    _check_class_access(svc, ctx.auth, class_name, Op.CREATE)
+    cls = await writable_class(svc, ctx.auth, class_name)
+    check_class_permission(cls, Op.CREATE, ctx.auth)
+    return cls
+
+
+async def _draft(
+    svc: Services, ctx: RequestContext, cls: ClassDef, body: Mapping[str, Any], server: ServerFields
+) -> _Draft:
     auth = ctx.auth
-    _check_class_access(svc, auth, class_name, Op.CREATE)
-    cls = await writable_class(svc, auth, class_name)
-    check_class_permission(cls, Op.CREATE, auth)
     body, changed = await hooks.before_save(svc, ctx, cls, body, None)
     check_system_write(cls.name, body, auth, is_create=True)
     plan = plan_write(cls, body, is_create=True)
@@ -178,18 +192,72 @@ async def run_create(
     acl = server.acl if server.acl is not None else plan.acl if plan.acl_given else _default_acl(cls, auth)
     obj = StoredObject(cls.name, server.object_id or new_object_id(), stamp, stamp, acl,
                        internal=dict(server.internal)).with_fields(fields)
-    await svc.storage.create(cls, obj)
-    for rel in plan.relations:
-        if rel.add:
-            await svc.storage.add_relation(cls, rel.key, obj.object_id, rel.add)
-    _after_write(svc, cls)
     response: Json = {"objectId": obj.object_id, "createdAt": format_date(stamp)}
     response.update({k: encode(v, svc.file_url) for k, v in echo.items()})
     response.update(_echo(obj, changed, svc.file_url))
+    return _Draft(cls, obj, plan, response)
+
+
+async def _stored(svc: Services, ctx: RequestContext, draft: _Draft) -> Created:
+    """What follows a create's row: its relations, then afterSave and LiveQuery."""
+    cls, obj = draft.cls, draft.obj
+    for rel in draft.plan.relations:
+        if rel.add:
+            await svc.storage.add_relation(cls, rel.key, obj.object_id, rel.add)
+    _after_write(svc, cls)
     await hooks.after_save(svc, ctx, cls, obj, None)
     if svc.events.wants(cls.name):
         await svc.events.publish(ObjectSaved(cls, obj, None))
-    return Created(obj.object_id, response, obj)
+    return Created(obj.object_id, draft.response, obj)
+
+
+async def run_create(
+    svc: Services, ctx: RequestContext, class_name: str, body: Mapping[str, Any],
+    server: ServerFields = NO_SERVER_FIELDS,
+) -> Created:
+    cls = await _open_class(svc, ctx, class_name)
+    draft = await _draft(svc, ctx, cls, body, server)
+    await svc.storage.create(draft.cls, draft.obj)
+    return await _stored(svc, ctx, draft)
+
+
+Refused = ParseError | HTTPDenied
+
+
+async def run_create_many(
+    svc: Services, ctx: RequestContext, class_name: str, bodies: Sequence[Mapping[str, Any]]
+) -> list[Created | Refused]:
+    """Several creates in one class, each answered as ``run_create`` would answer it alone, with one storage
+    call for the rows: a batch's creates cost one writer round trip instead of one each. The class and its
+    CLP are checked once (they are the same for every body); each body is planned, stored and followed by
+    its afterSave alone, so one refused body leaves the others as they would have been."""
+    try:
+        cls = await _open_class(svc, ctx, class_name)
+    except (ParseError, HTTPDenied) as exc:
+        return [exc] * len(bodies)
+    drafts: list[_Draft | Refused] = []
+    for body in bodies:
+        try:
+            draft = await _draft(svc, ctx, cls, body, NO_SERVER_FIELDS)
+        except (ParseError, HTTPDenied) as exc:
+            drafts.append(exc)
+            continue
+        cls = draft.cls  # the schema may have grown: later bodies are planned against it
+        drafts.append(draft)
+    ready = [d for d in drafts if isinstance(d, _Draft)]
+    try:
+        failures = iter(await svc.storage.create_many(cls, [d.obj for d in ready]))
+    except ParseError as exc:  # the store failed them all (a full disk): each create answers so, as alone
+        failures = iter([exc] * len(ready))
+    out: list[Created | Refused] = []
+    for item in drafts:
+        if not isinstance(item, _Draft):
+            out.append(item)
+        elif (failure := next(failures)) is not None:
+            out.append(failure)
+        else:
+            out.append(await _stored(svc, ctx, item))
+    return out
 
 
 def _target(cls: ClassDef, auth: Auth, op: Op, object_id: str) -> Where:

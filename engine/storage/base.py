@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Protocol, cast, runtime_checkable
 
+from engine.errors import ParseError
 from engine.query.options import FindOptions
 from engine.query.where import Path, Where
 from engine.schema.model import ClassDef
@@ -99,6 +101,11 @@ class StorageAdapter(Protocol):
     async def drop_class(self, cls: ClassDef) -> None: ...
 
     async def create(self, cls: ClassDef, obj: StoredObject) -> None: ...
+
+    async def create_many(self, cls: ClassDef, objs: Sequence[StoredObject]) -> list[ParseError | None]:
+        """Store each object as ``create`` would: one outcome per object, in order (None, or the ParseError that
+        object alone raised, e.g. a 137); the others are stored whatever one of them raised."""
+        ...
 
     async def find(self, cls: ClassDef, where: Where, opts: FindOptions) -> list[StoredObject]: ...
 
@@ -192,3 +199,15 @@ _FEED_TYPES: dict[type, bool] = {}
 
 def freeze(data: Mapping[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(dict(data))
+
+
+async def create_each(
+    create: Callable[[ClassDef, StoredObject], Awaitable[None]], cls: ClassDef, objs: Sequence[StoredObject]
+) -> list[ParseError | None]:
+    """``create_many`` for a store whose creates already run side by side (a connection pool): every create at
+    once, each failing alone."""
+    outcomes = await asyncio.gather(*(create(cls, obj) for obj in objs), return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException) and not isinstance(outcome, ParseError):
+            raise outcome
+    return [outcome if isinstance(outcome, ParseError) else None for outcome in outcomes]

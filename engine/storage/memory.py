@@ -23,6 +23,7 @@ from engine.storage.base import (
     SetValue,
     StoredObject,
     Unset,
+    create_each,
 )
 from engine.wire import GeoPoint, Value
 
@@ -224,6 +225,9 @@ class MemoryAdapter:
         stored = _detach(obj)
         self._check_unique(cls, stored)
         table[stored.object_id] = stored
+
+    async def create_many(self, cls: ClassDef, objs: Sequence[StoredObject]) -> list[ParseError | None]:
+        return await create_each(self.create, cls, objs)
 
     def _matching(self, cls: ClassDef, where: Where) -> list[StoredObject]:
         out: list[StoredObject] = []

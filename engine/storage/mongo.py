@@ -14,7 +14,14 @@ from engine.query.options import FindOptions
 from engine.query.where import Near, Text, Where
 from engine.schema.model import ClassDef, FieldType
 from engine.storage.aggregate_plan import StorePlan
-from engine.storage.base import DUPLICATE_MESSAGE, INTERNAL_MESSAGE, UNIQUE_OVER_DUPLICATES, Changes, StoredObject
+from engine.storage.base import (
+    DUPLICATE_MESSAGE,
+    INTERNAL_MESSAGE,
+    UNIQUE_OVER_DUPLICATES,
+    Changes,
+    StoredObject,
+    create_each,
+)
 from engine.storage.mongo_aggregate import distinct_pipeline, distinct_value, group_pipeline
 from engine.storage.mongo_codec import (
     SCHEMA_COLLECTION,
@@ -239,6 +246,9 @@ class MongoAdapter:
         doc = encode_document(cls, obj)
         with _guard("insert"):
             await self._collection(cls.name).insert_one(doc)
+
+    async def create_many(self, cls: ClassDef, objs: Sequence[StoredObject]) -> list[ParseError | None]:
+        return await create_each(self.create, cls, objs)
 
     async def find(self, cls: ClassDef, where: Where, opts: FindOptions) -> list[StoredObject]:
         if opts.limit == 0:

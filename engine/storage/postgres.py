@@ -35,6 +35,7 @@ from engine.storage.base import (
     UNIQUE_OVER_DUPLICATES,
     Changes,
     StoredObject,
+    create_each,
     topics_for_class,
 )
 from engine.storage.memory import BUILTIN_UNIQUE, _distance, apply_changes
@@ -459,6 +460,9 @@ class PostgresAdapter:
                 f"INSERT INTO {quote_ident(cls.name)} ({', '.join(map(quote_ident, names))}) VALUES ({marks})",
                 *values.values())
             await self._notify_class(conn, cls)
+
+    async def create_many(self, cls: ClassDef, objs: Sequence[StoredObject]) -> list[ParseError | None]:
+        return await create_each(self.create, cls, objs)
 
     def _pointer_targets(self, cls: ClassDef) -> dict[str, str]:
         return {n: f.target_class for n, f in cls.fields.items() if f.type is FieldType.POINTER and f.target_class}

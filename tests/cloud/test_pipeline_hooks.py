@@ -65,6 +65,18 @@ async def test_batch_writes_run_the_same_triggers(capi: Api) -> None:
     assert EVENTS == ["beforeSave:Night:A:None", "afterSave:Night:A:None", "beforeSave:Night:B:None"]
 
 
+async def test_creates_stored_together_each_run_their_after_save(capi: Api) -> None:
+    _, token = await capi.signup("ada")
+    r = await capi.post("/batch", {"requests": [
+        {"method": "POST", "path": "/parse/classes/Study", "body": {"title": t}} for t in ("a", "b", "c")]},
+        headers=capi.as_user(token))
+    created = [o["success"]["objectId"] for o in r.json()]
+    assert EVENTS.count("afterSave:Study") == 3
+    rows = (await capi.get("/classes/AuditLog", master=True)).json()["results"]
+    assert sorted(row["entityId"] for row in rows) == sorted(created)
+    assert all(row["action"] == "create" and row["actor"]["className"] == "_User" for row in rows)
+
+
 async def test_delete_triggers_and_rejection(capi: Api) -> None:
     keep = (await capi.post("/classes/Night", {"label": "keep", "locked": True})).json()["objectId"]
     gone = (await capi.post("/classes/Night", {"label": "gone"})).json()["objectId"]

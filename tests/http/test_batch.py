@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
 import pytest
 
+from engine.errors import ErrorCode, ParseError
 from tests.conftest import Api, make_settings, start_app
 
 
@@ -74,30 +74,37 @@ async def test_batch_limit_applies_to_clients_not_master() -> None:
     await app.state.engine.stop()
 
 
-def _count_in_flight(app: Any, monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Spy on the store's create: returns [now, peak] creates in flight."""
+def _store_calls(app: Any, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Spy on the store's create and create_many: the number of rows each call stored, in call order (a store
+    whose create_many is made of its own creates counts once)."""
     storage = app.state.engine.storage
-    create = storage.create
-    seen = [0, 0]
+    create, create_many = storage.create, storage.create_many
+    calls: list[int] = []
+    inside = [False]
 
-    async def spy(*args: Any, **kwargs: Any) -> Any:
-        seen[0] += 1
-        seen[1] = max(seen[1], seen[0])
+    async def one(*args: Any) -> Any:
+        if not inside[0]:
+            calls.append(1)
+        return await create(*args)
+
+    async def many(cls: Any, objs: Any) -> Any:
+        calls.append(len(objs))
+        inside[0] = True
         try:
-            await asyncio.sleep(0)  # a store that answers without yielding (mongomock) still shows the overlap
-            return await create(*args, **kwargs)
+            return await create_many(cls, objs)
         finally:
-            seen[0] -= 1
+            inside[0] = False
 
-    monkeypatch.setattr(storage, "create", spy)
-    return seen
+    monkeypatch.setattr(storage, "create", one)
+    monkeypatch.setattr(storage, "create_many", many)
+    return calls
 
 
 async def test_sibling_creates_run_together_and_answer_in_request_order(
         app_factory: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     app, api = await app_factory()
     await api.post("/classes/Note", {"n": 0}, master=True)  # the class exists before the batch
-    seen = _count_in_flight(app, monkeypatch)
+    calls = _store_calls(app, monkeypatch)
     requests = [{"method": "POST", "path": "/parse/classes/Note", "body": {"n": i}} for i in range(40)]
     requests[7]["body"] = {"n": "not a number"}
     r = await api.post("/batch", {"requests": requests})
@@ -106,7 +113,7 @@ async def test_sibling_creates_run_together_and_answer_in_request_order(
     assert out[7]["error"]["code"] == 111
     ids = [o["success"]["objectId"] for i, o in enumerate(out) if i != 7]
     assert len(set(ids)) == 39
-    assert seen[1] > 1  # the creates met in the store together (one group commit), not one by one
+    assert calls == [39]  # the valid creates reached the store in one call, not one by one
     for i, o in enumerate(out):
         if i != 7:  # each answer belongs to its own request
             got = (await api.get(f"/classes/Note/{o['success']['objectId']}", master=True)).json()
@@ -117,7 +124,7 @@ async def test_creates_mixed_with_other_requests_keep_their_order(
         app_factory: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     app, api = await app_factory()
     oid = (await api.post("/classes/Note", {"n": 0}, master=True)).json()["objectId"]
-    seen = _count_in_flight(app, monkeypatch)
+    calls = _store_calls(app, monkeypatch)
     r = await api.post("/batch", {"requests": [
         {"method": "POST", "path": "/parse/classes/Note", "body": {"n": 1}},
         {"method": "POST", "path": "/parse/classes/Note", "body": {"n": 1}},
@@ -130,4 +137,40 @@ async def test_creates_mixed_with_other_requests_keep_their_order(
     assert out[2]["success"]["count"] == 2  # the read after the creates sees both
     assert out[3]["success"]["updatedAt"]
     assert out[5]["success"]["count"] == 3
-    assert seen[1] == 2
+    assert calls == [2]  # the two independent creates together (a client-chosen objectId is refused here)
+
+
+async def test_creates_together_grow_the_schema_in_request_order(app_factory: Any) -> None:
+    _, api = await app_factory()
+    r = await api.post("/batch", {"requests": [
+        {"method": "POST", "path": "/parse/classes/Fresh", "body": {"a": 1}},
+        {"method": "POST", "path": "/parse/classes/Fresh", "body": {"b": "x"}},
+        {"method": "POST", "path": "/parse/classes/Fresh", "body": {"a": "now a string", "c": True}},
+        {"method": "POST", "path": "/parse/classes/Other", "body": {"a": "a string here"}},
+        {"method": "POST", "path": "/parse/classes/Fresh", "body": {"a": 2, "b": "y"}},
+    ]}, master=True)
+    out = r.json()
+    assert [("success" in o) for o in out] == [True, True, False, True, True]
+    assert out[2]["error"]["code"] == 111  # `a` became a Number with the first create
+    fields = (await api.get("/schemas/Fresh", master=True)).json()["fields"]
+    assert (fields["a"]["type"], fields["b"]["type"]) == ("Number", "String")
+    assert "c" not in fields  # the refused create left no column behind
+    found = (await api.get("/classes/Fresh", master=True)).json()["results"]
+    assert sorted(repr((o.get("a"), o.get("b"))) for o in found) == ["(1, None)", "(2, 'y')", "(None, 'x')"]
+
+
+async def test_a_store_failing_the_rows_fails_each_create_not_the_batch(
+        app_factory: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    app, api = await app_factory()
+    await api.post("/classes/Note", {"n": 0}, master=True)
+
+    async def broken(cls: Any, objs: Any) -> Any:
+        raise ParseError(ErrorCode.INTERNAL_SERVER_ERROR, "Internal server error.")
+
+    monkeypatch.setattr(app.state.engine.storage, "create_many", broken)
+    r = await api.post("/batch", {"requests": [
+        {"method": "POST", "path": "/parse/classes/Note", "body": {"n": 1}},
+        {"method": "POST", "path": "/parse/classes/Note", "body": {"n": "bad"}},
+        {"method": "POST", "path": "/parse/classes/Note", "body": {"n": 3}}]})
+    assert r.status_code == 200
+    assert [o["error"]["code"] for o in r.json()] == [1, 111, 1]

@@ -426,6 +426,18 @@ async def test_unique_index_is_137(storage: StorageAdapter) -> None:
     assert sorted(await ids(storage, {"code": {"$exists": True}})) == ["g1"]
 
 
+async def test_create_many_fails_only_the_rows_that_collide(storage: StorageAdapter) -> None:
+    await storage.create(GAME, obj("g1", 1, code="A"))
+    batch = [obj("g2", 2, code="B"), obj("g3", 3, code="A"), obj("g1", 4), obj("g5", 5), obj("g6", 6, code="C")]
+    outcomes = await storage.create_many(GAME, batch)
+    assert [o.code if o is not None else None for o in outcomes] == [None, 137, 137, None, None]
+    assert sorted(await ids(storage, {})) == ["g1", "g2", "g5", "g6"]
+    assert sorted(await ids(storage, {"code": {"$exists": True}})) == ["g1", "g2", "g6"]
+    assert await storage.create_many(GAME, [obj("g7", 7), obj("g8", 8)]) == [None, None]
+    assert await storage.create_many(GAME, []) == []
+    assert await storage.count(GAME, where({})) == 6
+
+
 async def test_duplicate_username_and_email_are_137(storage: StorageAdapter) -> None:
     await storage.create(USER, obj("u1", 1, cls="_User", username="ann", email="ann@x.io"))
     with pytest.raises(ParseError) as err:
