@@ -28,7 +28,7 @@ from typing import Any
 
 import httpx
 
-from bench import report, scenarios, stack
+from bench import bcrypt_floor, report, scenarios, stack
 from bench.bulk import bulk_insert
 from bench.load import Load, Measure, median_run, run_httpx, run_wrk
 from bench.scenarios import NOTE, Server, Sizes
@@ -76,6 +76,12 @@ def side_by_side(args: argparse.Namespace, driver: Driver, tmp: Path) -> dict[st
     out["peer"] = report.as_json(theirs)
     out["ratios"] = report.ratios(ours, theirs)
     print(report.ratio_table(out["ratios"]))
+    if "login" in ours and "login" in theirs:
+        floor = bcrypt_floor.checks_per_second()
+        out["login_floor"] = {"bcrypt_checks_per_s": round(floor, 1),
+                              "max_ratio": round(bcrypt_floor.ceiling(floor, theirs["login"].rps), 2)}
+        print(f"\n  log-in floor: {floor:.1f} bcrypt checks/s (cost {bcrypt_floor.COST}) on this machine's "
+              f"{os.cpu_count()} cores, so no server here passes {out['login_floor']['max_ratio']:.2f}x the peer")
     return out
 
 

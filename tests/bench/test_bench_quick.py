@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench import bcrypt_floor
 from bench.scenarios import SCENARIOS
 from tests.e2e.server import ROOT, SERVER_ENV_PREFIXES
 
@@ -26,3 +27,9 @@ def test_quick_benchmark_reports_every_scenario_without_errors(tmp_path: Path) -
         assert numbers["requests"] > 0 and numbers["rps"] > 0, f"{name}: no traffic"
         assert numbers["errors"] == 0, f"{name}: {numbers['errors']} errors"
     assert "peer" not in report  # quick mode never reaches for the peer
+
+
+def test_bcrypt_floor_counts_real_checks() -> None:
+    rate = bcrypt_floor.checks_per_second(seconds=0.3, threads=1)
+    assert 0 < rate < 1000  # cost 10 is milliseconds per check on any machine, never free
+    assert bcrypt_floor.ceiling(26.0, 20.0) == 1.3
