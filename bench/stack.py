@@ -35,11 +35,12 @@ def _limit_memory() -> None:  # runs in the child before exec
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
 
 
-def wait_healthy(url: str, proc: subprocess.Popen[bytes], seconds: float = 60) -> None:
+def wait_healthy(url: str, proc: subprocess.Popen[bytes], seconds: float = 60, log: Path | None = None) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"server exited with {proc.returncode}")
+            said = log.read_text(errors="replace")[-3000:] if log is not None and log.exists() else ""
+            raise SystemExit(f"server exited with {proc.returncode}\n{said}")
         try:
             if httpx.get(f"{url}/health", timeout=1).status_code == 200:
                 return
@@ -64,7 +65,7 @@ def ours(db_path: Path, *, workers: int = 1, log: Path | None = None) -> Iterato
     server = Server(f"sleeplab ({workers} worker{'s' if workers > 1 else ''})",
                     f"http://127.0.0.1:{port}/parse", "bench", key)
     try:
-        wait_healthy(server.url, proc)
+        wait_healthy(server.url, proc, log=log)
         yield server, proc.pid
     finally:
         _stop(proc)
