@@ -290,11 +290,15 @@ PROHIBITED_KEYS = frozenset({"__proto__", "constructor", "prototype", "_bsontype
 MAX_NESTING = 64
 
 
+_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def check_denylist(value: object, depth: int = 0) -> None:
     """Refuse keys that poison JS/driver runtimes (Parse's requestKeywordDenylist), at any depth.
 
-    Every body (and each batch) walks through here, so scalars are not recursed into; a container's items sit
-    one level deeper, which is where the nesting cap counts them."""
+    Every body (and each batch) walks through here, so scalars are not recursed into (their exact type is
+    checked first: the ABC isinstance below cost a batch of 50 creates a tenth of its CPU); a container's items
+    sit one level deeper, which is where the nesting cap counts them."""
     if depth > MAX_NESTING:
         raise ParseError(ErrorCode.INVALID_JSON, "request data is too deeply nested")
     if isinstance(value, Mapping):
@@ -305,11 +309,11 @@ def check_denylist(value: object, depth: int = 0) -> None:
                 raise ParseError(ErrorCode.INVALID_KEY_NAME, f'Prohibited keyword in request data: {{"key":"{name}"}}.')
             if depth >= MAX_NESTING:
                 raise ParseError(ErrorCode.INVALID_JSON, "request data is too deeply nested")
-            if isinstance(item, Mapping | list):
+            if type(item) not in _JSON_SCALARS and isinstance(item, Mapping | list):
                 check_denylist(item, depth + 1)
     elif isinstance(value, list):
         if value and depth >= MAX_NESTING:
             raise ParseError(ErrorCode.INVALID_JSON, "request data is too deeply nested")
         for item in value:
-            if isinstance(item, Mapping | list):
+            if type(item) not in _JSON_SCALARS and isinstance(item, Mapping | list):
                 check_denylist(item, depth + 1)

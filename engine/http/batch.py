@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import replace
 from typing import Any
 
 from engine.cloud.triggers import TriggerType
@@ -42,7 +41,8 @@ def _sub_call(call: ApiCall, item: object) -> ApiCall:
         raise ParseError(ErrorCode.INVALID_JSON, "batch request body must be an object")
     method = method.upper()
     query: Mapping[str, Any] = body if method == "GET" else {}
-    return replace(call, method=method, path=sub_path, params={}, query=query, body={} if method == "GET" else body)
+    # Built directly: dataclasses.replace re-checks every field by name, fifty times a batch.
+    return ApiCall(method, sub_path, {}, query, {} if method == "GET" else body, call.ctx, call.creds, call.services)
 
 
 async def run_batch(call: ApiCall, dispatch: Dispatch) -> ApiResult:

@@ -73,9 +73,9 @@ class _Planner:
             )
 
     def key(self, raw: str, value: Any) -> None:
-        parts = raw.split(".")
+        parts = raw.split(".") if "." in raw else [raw]
         top = parts[0]
-        if not is_valid_field_name(top) or any(not p or "$" in p for p in parts[1:]):
+        if not is_valid_field_name(top) or (len(parts) > 1 and any(not p or "$" in p for p in parts[1:])):
             raise ParseError(ErrorCode.INVALID_KEY_NAME, f"Invalid field name: {shown(raw)}.")
         if len(parts) > 1:
             declared = self.cls.field_def(top)
