@@ -155,7 +155,8 @@ def serve(settings: Settings, *, livequery_only: bool = False) -> int:
     return 0 if server.started else 3
 
 
-def _uvicorn_config(settings: Settings, app: Any) -> Any:
+def _uvicorn_config(settings: Settings, app: Any, wrapped: Any = None) -> Any:
+    """uvicorn's settings for ``app`` (served as ``wrapped`` when given: the app inside a wrapper)."""
     import uvicorn
 
     from engine.http.protocol import protocol_for
@@ -165,7 +166,7 @@ def _uvicorn_config(settings: Settings, app: Any) -> Any:
     # LiveQuery's own lean websocket stack (livequery/lean.py); uvicorn's, through ASGI, where deflate is wanted.
     ws: Any = "websockets-sansio" if settings.ws_per_message_deflate else lean_protocol(
         app.state.engine.livequery, settings.mount_path, settings.ws_ping_interval)
-    return uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info", lifespan="on",
+    return uvicorn.Config(wrapped or app, host=settings.host, port=settings.port, log_level="info", lifespan="on",
                           access_log=settings.access_log, http=protocol_for(connection_limits(settings)),
                           ws=ws, ws_max_size=MAX_FRAME,
                           ws_ping_interval=settings.ws_ping_interval or None,
@@ -181,7 +182,8 @@ def _serve_workers(settings: Settings, *, livequery_only: bool, what: str) -> in
     import uvicorn
 
     from engine.app import create_app, create_livequery_app
-    from engine.http.workers import WorkerPlan, check_plan, supervise
+    from engine.http.balance import Shedder, ShedExcess
+    from engine.http.workers import Seat, WorkerPlan, check_plan, supervise
 
     plan = WorkerPlan(settings.workers, settings.host, settings.port)
     problem = check_plan(plan, persistent_store=is_persistent(effective_uri(settings.database_uri)))
@@ -206,9 +208,10 @@ def _serve_workers(settings: Settings, *, livequery_only: bool, what: str) -> in
             if self.started:
                 self._ready()
 
-    def worker(sock: socket.socket, ready: Callable[[], None]) -> int:
+    def worker(sock: socket.socket, ready: Callable[[], None], seat: Seat) -> int:
         app = create_livequery_app(settings) if livequery_only else create_app(settings)
-        server = ReadyServer(_uvicorn_config(settings, app), ready)
+        shedder = Shedder(seat.board, seat.index, lambda: len(server.server_state.connections))
+        server = ReadyServer(_uvicorn_config(settings, app, ShedExcess(app, shedder)), ready)
         server.run(sockets=[sock])
         return 0 if server.started else 3
 

@@ -27,6 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
 
+from engine.http.balance import ABSENT, LoadBoard
+
 log = logging.getLogger("engine")
 
 MAX_WORKERS = 64
@@ -36,9 +38,17 @@ RESTARTS_PER_MINUTE = 5  # a worker that keeps dying is a broken deployment, not
 _READY = b"R"
 _PR_SET_PDEATHSIG = 1
 
-# Runs one worker in the forked child: given its listening socket and a callback to report it is serving,
-# returns the process's exit code.
-WorkerMain = Callable[[socket.socket, Callable[[], None]], int]
+@dataclass(frozen=True)
+class Seat:
+    """Where a forked worker sits: its index and the board its load goes on (engine/http/balance.py)."""
+
+    index: int
+    board: LoadBoard
+
+
+# Runs one worker in the forked child: given its listening socket, a callback to report it is serving and its
+# seat, returns the process's exit code.
+WorkerMain = Callable[[socket.socket, Callable[[], None], Seat], int]
 
 
 @dataclass(frozen=True)
@@ -85,6 +95,7 @@ class _Supervisor:
         self.pids: dict[int, int] = {}  # pid -> worker index
         self.stopping = False
         self.restarts: list[float] = []
+        self.board = LoadBoard(plan.count)  # before any fork: every worker shares this memory
 
     # ---- the parent ----
 
@@ -120,7 +131,7 @@ class _Supervisor:
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child's path is exercised by tests/e2e/test_workers.py
             os.close(read_end)
-            os._exit(self._child(write_end))
+            os._exit(self._child(write_end, index))
         os.close(write_end)
         self.pids[pid] = index
         try:
@@ -149,6 +160,7 @@ class _Supervisor:
             index = self.pids.pop(pid, None)
             if index is None or self.stopping:
                 continue
+            self.board.post(index, ABSENT)
             log.error("worker %d (pid %d) exited with %d; restarting it", index, pid,
                       os.waitstatus_to_exitcode(status))
             now = time.monotonic()
@@ -181,7 +193,7 @@ class _Supervisor:
 
     # ---- a child ----
 
-    def _child(self, ready_fd: int) -> int:  # pragma: no cover - runs in the forked worker
+    def _child(self, ready_fd: int, index: int) -> int:  # pragma: no cover - runs in the forked worker
         try:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, signal.SIG_DFL)
@@ -193,7 +205,7 @@ class _Supervisor:
                 os.write(ready_fd, _READY)
                 os.close(ready_fd)
 
-            return self.main(sock, ready)
+            return self.main(sock, ready, Seat(index, self.board))
         except BaseException:
             log.exception("worker failed")
             return 3

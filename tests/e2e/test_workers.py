@@ -218,3 +218,60 @@ def test_changes_through_one_worker_are_seen_by_the_other_at_once(server: Server
     assert writer.call("POST", "/logout", {}, token=token)[0] == 200
     status, body = reader.call("GET", "/users/me", token=token)
     assert (status, body["code"]) == (400, 209)
+
+
+def established_per_worker(server_port: int, pids: set[int]) -> dict[int, int]:
+    """How many established connections to ``server_port`` each worker holds, from the kernel's socket table."""
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        cols = line.split()
+        if int(cols[1].split(":")[1], 16) == server_port and cols[3] == "01":  # 01: ESTABLISHED
+            inodes.add(f"socket:[{cols[9]}]")
+    held = dict.fromkeys(pids, 0)
+    for pid in pids:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            try:
+                if os.readlink(fd) in inodes:
+                    held[pid] += 1
+            except OSError:
+                continue
+    return held
+
+
+def _accepted_by(server: ServerProcess, conn: Conn, pids: set[int]) -> int:
+    deadline = time.monotonic() + 10
+    while (owner := owner_of(server.port, conn.local_port, pids)) is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert owner is not None, "the connection was never accepted"
+    return owner
+
+
+def test_keep_alive_connections_even_out_across_workers(server: ServerProcess) -> None:
+    pids = set(_two_workers(server))  # both workers have served a request, so both are on the board
+    heavy, light = sorted(pids)
+    # As the kernel's hash sometimes places them: twelve connections on one worker, two on the other.
+    conns: list[Conn] = []
+    counts = dict.fromkeys(pids, 0)
+    wanted = {heavy: 12, light: 2}
+    while counts != wanted:
+        conn = Conn(server.port)
+        owner = _accepted_by(server, conn, pids)
+        if counts[owner] < wanted[owner]:
+            counts[owner] += 1
+            conns.append(conn)
+        else:
+            conn.close()
+    assert established_per_worker(server.port, pids)[heavy] >= 12
+    held: dict[int, int] = {}
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        for conn in conns:  # http.client reconnects by itself after a `Connection: close`
+            status, body = conn.call("GET", "/health")
+            assert (status, body["status"]) == (200, "ok")
+        held = established_per_worker(server.port, pids)
+        if sum(held.values()) >= len(conns) and max(held.values()) <= len(conns) // 2 + 1:
+            break
+    # An even share is 7 each; a worker keeps at most one more than that.
+    assert max(held.values()) <= len(conns) // 2 + 1, f"connections per worker: {held}"
+    for conn in conns:
+        conn.close()
