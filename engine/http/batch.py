@@ -19,7 +19,7 @@ Dispatch = Callable[[ApiCall], Awaitable[ApiResult]]
 # Sibling creates stored together: one writer round trip and one statement for their rows instead of one each,
 # while a master key's large batch still never holds more than a chunk's rows at once. 50: a client's whole
 # batch (the default batch limit) is one chunk.
-CONCURRENT_CREATES = 50
+CREATES_PER_STORE_CALL = 50
 _CLASS_PATH = re.compile(r"/classes/([^/]+)/?", re.IGNORECASE)
 
 
@@ -103,8 +103,8 @@ async def _run_together(run: list[ApiCall]) -> list[dict[str, Any]]:
     """A run of independent creates, a chunk at a time, each chunk's creates in one class stored together: one
     writer round trip instead of one per create. Each still gets its own answer, in request order."""
     out: list[dict[str, Any]] = []
-    for start in range(0, len(run), CONCURRENT_CREATES):
-        for class_name, same_class in itertools.groupby(run[start:start + CONCURRENT_CREATES], key=_class_name):
+    for start in range(0, len(run), CREATES_PER_STORE_CALL):
+        for class_name, same_class in itertools.groupby(run[start:start + CREATES_PER_STORE_CALL], key=_class_name):
             subs = list(same_class)
             first = subs[0]
             saved = await door.create_many(first.services, first.ctx, class_name, [sub.body for sub in subs])

@@ -373,9 +373,12 @@ async def _fetch_included(svc: Services, ctx: RequestContext, class_name: str, i
         reader = Reader(svc, auth, target, Op.GET)
     except ParseError:
         return {}  # the caller may not read that class: the pointers stay bare
-    params = await hooks.before_find(svc, ctx, class_name, {"where": {"objectId": {"$in": sorted(ids)}}},
-                                     is_get=False)
-    where = parse_where(params.get("where"), master=auth.is_master)
+    wanted = sorted(ids)
+    by_ids = {"objectId": {"$in": wanted}}
+    params = await hooks.before_find(svc, ctx, class_name, {"where": by_ids}, is_get=False)
+    # Unless a beforeFind hook rewrote it, the where is the ids just collected: no need to parse them back.
+    where = (In(("objectId",), tuple(wanted)) if params.get("where") is by_ids
+             else parse_where(params.get("where"), master=auth.is_master))
     found = await hooks.after_find(svc, ctx, class_name, await reader.find_json(where, UNLIMITED), is_get=False)
     return {obj["objectId"]: {"__type": "Object", "className": class_name, **obj}
             for obj in found if isinstance(obj.get("objectId"), str)}
