@@ -7,6 +7,7 @@ import logging
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -150,6 +151,7 @@ def _translated(action: str, exc: sqlite3.Error) -> ParseError:
 
 
 SYNCHRONOUS_MODES = ("FULL", "NORMAL")
+_NO_PRINCIPALS: Mapping[str, str] = MappingProxyType({})
 
 
 def synchronous_mode(uri_or_path: str) -> str:
@@ -283,12 +285,15 @@ class SQLiteAdapter:
             self._changes.bump(topics)
         return result
 
-    async def _read(self, action: str, table: str, fn: Callable[[sqlite3.Connection], T], empty: T) -> T:
+    async def _read(self, action: str, table: str, fn: Callable[[sqlite3.Connection], T], empty: T,
+                    principals: Mapping[str, str] = _NO_PRINCIPALS) -> T:
         """Run a read on a reader thread, within the query budget (124 past it); a class whose table does not
-        exist (yet, or any more) is empty."""
+        exist (yet, or any more) is empty. ``principals``: the compiler's principal tables the statement reads
+        (sqlite_principals.py), made on the reader's connection first."""
         pool = self._pool
         if pool is None:
             raise ParseError(ErrorCode.INTERNAL_SERVER_ERROR, "storage is not open")
+        fn = self._principals.wrap(principals, fn)
 
         def run(raw: sqlite3.Connection) -> T:
             if table not in self._tables:
@@ -446,7 +451,7 @@ class SQLiteAdapter:
         def run(conn: sqlite3.Connection) -> list[StoredObject]:
             return [decode_row(cls.name, row) for row in conn.execute(sql, params)]
 
-        return await self._read("find", cls.name, self._principals.wrap(sets, run), [])
+        return await self._read("find", cls.name, run, [], sets)
 
     async def find_encoded(self, cls: ClassDef, where: Where, opts: FindOptions) -> list[EncodedObject]:
         """find, answered with the stored JSON itself (engine.storage.encoded): what serving a find needs."""
@@ -457,7 +462,7 @@ class SQLiteAdapter:
         def run(conn: sqlite3.Connection) -> list[EncodedObject]:
             return [encoded_row(cls.name, row) for row in conn.execute(sql, params)]
 
-        return await self._read("find", cls.name, self._principals.wrap(sets, run), [])
+        return await self._read("find", cls.name, run, [], sets)
 
     async def explain(self, cls: ClassDef, where: Where, opts: FindOptions) -> list[dict[str, Any]]:
         """SQLite's own plan for the query a find would run (`explain=true`, master key only)."""
@@ -467,7 +472,7 @@ class SQLiteAdapter:
             rows = conn.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall()
             return [{"id": r[0], "parent": r[1], "detail": r[3]} for r in rows]
 
-        return await self._read("explain", cls.name, self._principals.wrap(sets, run), [])
+        return await self._read("explain", cls.name, run, [], sets)
 
     async def count(self, cls: ClassDef, where: Where) -> int:
         compiler = Compiler(cls, principal_tables=True)
@@ -477,7 +482,7 @@ class SQLiteAdapter:
         def run(conn: sqlite3.Connection) -> int:
             return int(conn.execute(sql, compiler.params).fetchone()[0])
 
-        return await self._read("count", cls.name, self._principals.wrap(compiler.principal_sets, run), 0)
+        return await self._read("count", cls.name, run, 0, compiler.principal_sets)
 
     # ---- aggregation (sql_aggregate.py writes the statements) ----
 
@@ -486,15 +491,15 @@ class SQLiteAdapter:
         stmt = group_statement(cls, plan, quote_ident(cls.name), compiler.where(plan.where),
                                sqlite_dialect(cls, _index_leads(cls)))
         empty: list[dict[str, Any]] | None = []
-        run = self._principals.wrap(compiler.principal_sets, lambda conn: _run_statement(conn, stmt, compiler.params))
-        return await self._read("aggregate", cls.name, run, empty)
+        return await self._read("aggregate", cls.name, lambda conn: _run_statement(conn, stmt, compiler.params),
+                                empty, compiler.principal_sets)
 
     async def distinct(self, cls: ClassDef, where: Where, field: str) -> list[Value] | None:
         compiler = Compiler(cls, principal_tables=True)
         stmt = distinct_statement(cls, field, quote_ident(cls.name), compiler.where(where), sqlite_dialect(cls))
         empty: list[dict[str, Any]] | None = []
-        run = self._principals.wrap(compiler.principal_sets, lambda conn: _run_statement(conn, stmt, compiler.params))
-        docs = await self._read("distinct", cls.name, run, empty)
+        docs = await self._read("distinct", cls.name, lambda conn: _run_statement(conn, stmt, compiler.params),
+                                empty, compiler.principal_sets)
         return None if docs is None else [d["v"] for d in docs]
 
     async def update(self, cls: ClassDef, where: Where, changes: Changes) -> StoredObject | None:
