@@ -53,11 +53,12 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes], seconds: float = 60, l
 @contextlib.contextmanager
 def ours(db_path: Path, *, workers: int = 1, log: Path | None = None) -> Iterator[tuple[Server, int]]:
     """Our server on a SQLite file, with the bench cloud function; yields it and the supervisor's pid."""
+    # token_urlsafe could start with "-", which argparse would read as an option (about one start in 64 failed so).
     port, key = free_port(), secrets.token_urlsafe(16)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PARSE_SERVER_", "SLEEPLAB_", "PARSE_PUBLIC_"))}
     env["PYTHONPATH"] = str(ROOT)
     cmd = [sys.executable, "-m", "engine", "serve", "--host", "127.0.0.1", "--port", str(port),
-           "--master-key", key, "--app-id", "bench", "--database-uri", f"sqlite:///{db_path}",
+           f"--master-key={key}", "--app-id", "bench", "--database-uri", f"sqlite:///{db_path}",
            "--schema", str(ROOT / "schema" / "sleeplab.json"), "--cloud", str(CLOUD), "--workers", str(workers)]
     out = log.open("ab") if log else subprocess.DEVNULL
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
