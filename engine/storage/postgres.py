@@ -462,7 +462,29 @@ class PostgresAdapter:
             await self._notify_class(conn, cls)
 
     async def create_many(self, cls: ClassDef, objs: Sequence[StoredObject]) -> list[ParseError | None]:
-        return await create_each(self.create, cls, objs)
+        """One transaction and one notification for all the rows, one INSERT per column set run over its rows.
+        A row the database refuses rolls the whole attempt back; the rows are then created one by one, so only
+        that row fails."""
+        if len(objs) < 2 or self._joined() is not None:
+            return await create_each(self.create, cls, objs)
+        try:
+            async with self._conn("insert", write=True) as conn:
+                keys = list(dict.fromkeys(key for obj in objs for key in object_columns(cls, obj)))
+                cols = await self._ensure_table(conn, cls, keys)
+                by_columns: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+                for obj in objs:
+                    values = self._row_values(cls, cols, obj)
+                    by_columns.setdefault(tuple(values), []).append(tuple(values.values()))
+                for names, rows in by_columns.items():
+                    marks = ", ".join(self._placeholder(cols, n, i) for i, n in enumerate(names, 1))
+                    await conn.executemany(
+                        f"INSERT INTO {quote_ident(cls.name)} ({', '.join(map(quote_ident, names))}) "
+                        f"VALUES ({marks})", rows)
+                await self._notify_class(conn, cls)
+        except ParseError:
+            self._columns.pop(cls.name, None)  # columns it added are gone with the rollback
+            return await create_each(self.create, cls, objs)
+        return [None] * len(objs)
 
     def _pointer_targets(self, cls: ClassDef) -> dict[str, str]:
         return {n: f.target_class for n, f in cls.fields.items() if f.type is FieldType.POINTER and f.target_class}

@@ -433,9 +433,11 @@ async def test_create_many_fails_only_the_rows_that_collide(storage: StorageAdap
     assert [o.code if o is not None else None for o in outcomes] == [None, 137, 137, None, None]
     assert sorted(await ids(storage, {})) == ["g1", "g2", "g5", "g6"]
     assert sorted(await ids(storage, {"code": {"$exists": True}})) == ["g1", "g2", "g6"]
-    assert await storage.create_many(GAME, [obj("g7", 7), obj("g8", 8)]) == [None, None]
+    # Rows setting different fields, none colliding: stored in one go where the store can.
+    assert await storage.create_many(GAME, [obj("g7", 7), obj("g8", 8, code="Z", name="Eve")]) == [None, None]
     assert await storage.create_many(GAME, []) == []
     assert await storage.count(GAME, where({})) == 6
+    assert [o.fields.get("name") for o in await storage.find(GAME, where({"code": "Z"}), ALL)] == ["Eve"]
 
 
 async def test_duplicate_username_and_email_are_137(storage: StorageAdapter) -> None:
