@@ -100,6 +100,19 @@ def _guard(action: str) -> Iterator[None]:
         raise ParseError(ErrorCode.INTERNAL_SERVER_ERROR, INTERNAL_MESSAGE) from None
 
 
+def _failed_documents(exc: BaseException) -> set[int] | None:
+    """The indexes of an unordered insert_many's documents refused as duplicates; None when anything else failed
+    (a write error of another kind, or no per-document detail at all)."""
+    details = getattr(exc, "details", None)
+    errors = details.get("writeErrors") if isinstance(details, Mapping) else None
+    if not errors or (isinstance(details, Mapping) and details.get("writeConcernErrors")):
+        return None
+    if any(not isinstance(e, Mapping) or e.get("code") != _DUPLICATE_KEY or not isinstance(e.get("index"), int)
+           for e in errors):
+        return None
+    return {int(e["index"]) for e in errors}
+
+
 def _missing_query_index(exc: BaseException) -> bool:
     if not _is_driver_error(exc):
         return False
@@ -248,7 +261,21 @@ class MongoAdapter:
             await self._collection(cls.name).insert_one(doc)
 
     async def create_many(self, cls: ClassDef, objs: Sequence[StoredObject]) -> list[ParseError | None]:
-        return await create_each(self.create, cls, objs)
+        """One unordered insert_many: every document is tried, and the duplicate-key errors name the ones that
+        failed. Any other driver failure is retried one document at a time, each failing alone."""
+        if len(objs) < 2:
+            return await create_each(self.create, cls, objs)
+        try:
+            await self._collection(cls.name).insert_many([encode_document(cls, obj) for obj in objs], ordered=False)
+        except Exception as exc:
+            if not _is_driver_error(exc):
+                raise
+            failed = _failed_documents(exc)
+            if failed is None:
+                return await create_each(self.create, cls, objs)
+            return [ParseError(ErrorCode.DUPLICATE_VALUE, DUPLICATE_MESSAGE) if i in failed else None
+                    for i in range(len(objs))]
+        return [None] * len(objs)
 
     async def find(self, cls: ClassDef, where: Where, opts: FindOptions) -> list[StoredObject]:
         if opts.limit == 0:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from bson import ObjectId
 from mongomock_motor import AsyncMongoMockClient
-from pymongo.errors import OperationFailure
+from pymongo.errors import BulkWriteError, OperationFailure
 
 from engine.errors import ErrorCode, ParseError
 from engine.query.options import FindOptions, SortKey
@@ -34,7 +34,7 @@ from engine.storage.base import (
     StoredObject,
     Unset,
 )
-from engine.storage.mongo import MongoAdapter, database_name
+from engine.storage.mongo import MongoAdapter, _failed_documents, database_name
 from engine.storage.mongo_query import sort_spec, translate_where, update_document
 from engine.wire import ACL, Bytes, File, GeoPoint, Pointer, Polygon
 
@@ -1040,3 +1040,17 @@ def test_text_node_path_is_ignored_by_the_filter() -> None:
 def test_regex_patterns_compile_in_python() -> None:
     clause = translate_where(GAME, where({"name": {"$regex": "^\\Q(a+)\\E$"}}))["name"]["$regex"]
     assert re.fullmatch(clause, "(a+)")
+
+
+def test_an_unordered_insert_names_its_duplicates_and_nothing_else() -> None:
+    def bulk(details: dict[str, Any]) -> BulkWriteError:
+        return BulkWriteError(details)
+
+    assert _failed_documents(bulk({"writeErrors": [{"index": 1, "code": 11000}, {"index": 4, "code": 11000}]})) \
+        == {1, 4}
+    # Anything but duplicates, or no detail, or a write concern failure: the caller retries document by document.
+    assert _failed_documents(bulk({"writeErrors": [{"index": 0, "code": 11000}, {"index": 2, "code": 121}]})) is None
+    assert _failed_documents(bulk({"writeErrors": []})) is None
+    assert _failed_documents(bulk({"writeErrors": [{"index": 0, "code": 11000}],
+                                   "writeConcernErrors": [{"code": 64}]})) is None
+    assert _failed_documents(RuntimeError("no details")) is None
