@@ -23,6 +23,7 @@ from engine.query.where import MATCH_ALL
 from engine.security.class_access import check_append_only
 from engine.security.clp import Op
 
+# The classes `create` hands to their own modules (below): never stored straight from a body.
 _SPECIAL_CREATES = frozenset({"_User", "_Session", "_Installation"})
 
 
@@ -59,7 +60,7 @@ async def create(svc: Services, ctx: RequestContext, class_name: str, body: Mapp
     refuse_read_only(ctx, "create")
     # Users and sessions carry secrets (password hashes, tokens) and installations are de-duplicated:
     # only their own module writes them.
-    if class_name == "_User":  # (the classes of _SPECIAL_CREATES)
+    if class_name == "_User":
         user = await users.signup(svc, ctx, body)
         return Saved(user.body, user.object_id, user.created)
     if class_name == "_Session":

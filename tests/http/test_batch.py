@@ -8,6 +8,9 @@ from typing import Any
 import pytest
 
 from engine.errors import ErrorCode, ParseError
+from engine.pipeline import door
+from engine.pipeline.context import request_context
+from engine.security.auth import Auth
 from tests.conftest import Api, make_settings, start_app
 
 
@@ -174,3 +177,20 @@ async def test_a_store_failing_the_rows_fails_each_create_not_the_batch(
         {"method": "POST", "path": "/parse/classes/Note", "body": {"n": 3}}]})
     assert r.status_code == 200
     assert [o["error"]["code"] for o in r.json()] == [1, 111, 1]
+
+
+async def test_create_many_sends_special_classes_through_their_own_modules(app_factory: Any) -> None:
+    """door.create_many is only reached by user classes from /batch; for _User it must still sign up (hash the
+    password), never store the body as it came."""
+    app, api = await app_factory()
+    services = app.state.engine.services
+    saved = await door.create_many(services, request_context(Auth()), "_User",
+                                   [{"username": "ann", "password": "pw-ann-1"}, {"username": "ann", "password": "x"}])
+    first, second = saved
+    assert isinstance(first, door.Saved) and first.body.get("sessionToken")
+    assert isinstance(second, ParseError) and second.code == ErrorCode.USERNAME_TAKEN
+    r = await api.get("/login", params={"username": "ann", "password": "pw-ann-1"})
+    assert r.status_code == 200 and "password" not in r.json()
+    read_only = await door.create_many(services, request_context(Auth(is_master=True, is_read_only=True)),
+                                       "Note", [{"n": 1}, {"n": 2}])
+    assert [r.code for r in read_only if isinstance(r, ParseError)] == [ErrorCode.OPERATION_FORBIDDEN] * 2
