@@ -30,7 +30,6 @@ class LoadBoard:
     anonymous shared mapping), so every process reads and writes the same memory."""
 
     def __init__(self, workers: int) -> None:
-        self.workers = workers
         self._memory = mmap.mmap(-1, _SLOT.size * workers)
         self._all = struct.Struct(f"{workers}i")
         for index in range(workers):
