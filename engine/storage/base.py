@@ -204,8 +204,8 @@ def freeze(data: Mapping[str, Any]) -> Mapping[str, Any]:
 async def create_each(
     create: Callable[[ClassDef, StoredObject], Awaitable[None]], cls: ClassDef, objs: Sequence[StoredObject]
 ) -> list[ParseError | None]:
-    """``create_many`` for a store whose creates already run side by side (a connection pool): every create at
-    once, each failing alone."""
+    """``create_many`` as one ``create`` per object, all at once, each failing alone: the memory store's, and
+    the fallback of the stores whose one-call insert was refused."""
     outcomes = await asyncio.gather(*(create(cls, obj) for obj in objs), return_exceptions=True)
     for outcome in outcomes:
         if isinstance(outcome, BaseException) and not isinstance(outcome, ParseError):
