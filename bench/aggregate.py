@@ -15,7 +15,6 @@ import argparse
 import json
 import resource
 import secrets
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,7 @@ from bench.memory import ROOT, RssSampler, free_port, rss_kib
 from engine.schema.model import ClassDef, FieldDef, FieldType
 from engine.storage.base import StoredObject, freeze
 from engine.storage.sqlite_codec import INSERT_COLUMNS, encode_row
+from engine.storage.sqlite_driver import sqlite3
 
 APP_ID = "aggbench"
 PIPELINE = [{"$group": {"_id": "$team", "total": {"$sum": "$score"}, "n": {"$sum": 1}}}, {"$sort": {"_id": 1}}]

@@ -4,13 +4,13 @@ The class must exist (created through `/schemas`, so its table and indexes are t
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from engine.storage.base import StoredObject
 from engine.storage.sqlite_codec import INSERT_COLUMNS, encode_row, schema_from_text
+from engine.storage.sqlite_driver import sqlite3
 from engine.storage.sqlite_nodes import quote_ident
 from engine.wire import new_object_id, now
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sqlite3
 import sys
 import tempfile
 import threading
@@ -23,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from engine.storage.sqlite_driver import sqlite3
 from engine.storage.sqlite_readers import PROGRESS_STEPS, _interrupt_when_late
 
 STATEMENT = ("SELECT * FROM (SELECT json_extract(data, '$.\"bucket\"') AS k0, "

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import math
-import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass
@@ -48,6 +47,7 @@ from engine.query.where import (
 )
 from engine.schema.model import ClassDef, FieldType
 from engine.storage.sqlite_codec import dumps
+from engine.storage.sqlite_driver import sqlite3
 from engine.storage.sqlite_nodes import (
     ANY,
     DATE_COLUMN,

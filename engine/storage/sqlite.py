@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
@@ -45,6 +44,7 @@ from engine.storage.sqlite_codec import (
     schema_text,
 )
 from engine.storage.sqlite_commit import GroupCommitter
+from engine.storage.sqlite_driver import connect, sqlite3
 from engine.storage.sqlite_functions import register_functions
 from engine.storage.sqlite_nodes import index_companions, index_expression, quote_ident
 from engine.storage.sqlite_principals import PrincipalTables
@@ -220,7 +220,7 @@ class SQLiteAdapter:
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         lock = WriteLock(lock_path(self.path))
         try:
-            writer = await aiosqlite.connect(self.path, isolation_level=None)
+            writer = await connect(self.path, isolation_level=None)
         except BaseException:
             lock.close()
             raise
@@ -228,7 +228,7 @@ class SQLiteAdapter:
         try:
             await _call(writer, lambda conn: _setup(conn, writer=True, synchronous=self.synchronous))
             for _ in range(self.readers):
-                reader = await aiosqlite.connect(self.path, isolation_level=None)
+                reader = await connect(self.path, isolation_level=None)
                 readers.append(reader)
                 await _call(reader, self._setup_reader)
             self._tables = await _call(writer, _table_names)

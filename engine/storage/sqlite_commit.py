@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import sqlite3
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
+
+from engine.storage.sqlite_driver import sqlite3
 
 MAX_GROUP = 64  # writes per transaction: bounds the latency one slow group adds to the writes queued behind it
 

@@ -9,11 +9,12 @@ would vanish with a rolled-back savepoint."""
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import TypeVar
+
+from engine.storage.sqlite_driver import sqlite3
 
 T = TypeVar("T")
 

@@ -8,7 +8,6 @@ the same deadline through deadline.py."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 from urllib.parse import parse_qs, urlsplit
@@ -16,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import aiosqlite
 
 from engine.query.deadline import current_deadline, deadline_after, query_timeout, running_until
+from engine.storage.sqlite_driver import sqlite3
 
 T = TypeVar("T")
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 
 from engine.cloud.audit import entry_hash
 from engine.storage.sqlite import database_path
+from engine.storage.sqlite_driver import sqlite3
 from tests.app.audit_world import create_patients, write_schema
 from tests.conftest import ROOT, fresh_database
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
 
 from engine.cli import main
+from engine.storage.sqlite_driver import sqlite3
 from tests.conftest import APP_SCHEMA
 
 EXPECTED = {"_User": 9, "PatientProfile": 6, "SleepStudy": 6, "SleepStudyVersion": 9, "CPAPLog": 540,

@@ -4,7 +4,6 @@ values are read once in a subquery and only they are sorted), the store's answer
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +21,7 @@ from engine.storage.base import StoredObject
 from engine.storage.sql_aggregate import group_statement, sqlite_dialect
 from engine.storage.sql_compile import Compiler
 from engine.storage.sqlite import SQLiteAdapter, _index_leads, _index_statements
+from engine.storage.sqlite_driver import sqlite3
 from engine.storage.sqlite_nodes import quote_ident
 from engine.wire import Pointer
 

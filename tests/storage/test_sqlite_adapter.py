@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import platform
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -46,7 +46,8 @@ from engine.storage.base import Changes, Increment, SetValue, StoredObject
 from engine.storage.memory import MemoryAdapter
 from engine.storage.registry import is_persistent, open_adapter
 from engine.storage.sql_compile import Compiler
-from engine.storage.sqlite import SQLiteAdapter, database_path
+from engine.storage.sqlite import SQLiteAdapter, _call, database_path
+from engine.storage.sqlite_driver import sqlite3
 from engine.wire import ACL, Bytes, File, GeoPoint, Pointer, Polygon
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,13 +92,30 @@ async def db(db_path: Path) -> AsyncIterator[SQLiteAdapter]:
 
 @contextmanager
 def raw(path: Path) -> Iterator[sqlite3.Connection]:
-    """A plain sqlite3 connection beside the adapter's, as another process would open one."""
+    """A plain connection beside the adapter's, as a tool would open one (on the same driver: see sqlite_driver)."""
     conn = sqlite3.connect(path)
     try:
         with conn:
             yield conn
     finally:
         conn.close()
+
+
+async def test_every_connection_runs_on_the_driver(db: SQLiteAdapter) -> None:
+    """The writer and each reader open through sqlite_driver: aiosqlite.connect would open the standard library's
+    SQLite, whose file locks the driver's cannot see."""
+    def version(conn: sqlite3.Connection) -> str:
+        return str(conn.execute("SELECT sqlite_version()").fetchone()[0])
+
+    assert db._writer is not None and db._pool is not None
+    assert await _call(db._writer, version) == sqlite3.sqlite_version
+    assert {await db._pool.run(version) for _ in range(4)} == {sqlite3.sqlite_version}
+
+
+@pytest.mark.skipif((sys.platform, platform.machine()) != ("linux", "x86_64"),
+                    reason="pysqlite3-binary has wheels for Linux on x86-64 only; elsewhere Python's own SQLite runs")
+def test_a_current_sqlite_where_its_wheel_exists() -> None:
+    assert sqlite3.sqlite_version_info >= (3, 45), sqlite3.sqlite_version
 
 
 def _exists(path: Path) -> bool:

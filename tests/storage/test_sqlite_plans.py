@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +18,7 @@ from engine.storage.base import StoredObject
 from engine.storage.memory import MemoryAdapter
 from engine.storage.sql_compile import Compiler
 from engine.storage.sqlite import SQLiteAdapter
+from engine.storage.sqlite_driver import sqlite3
 from engine.wire import ACL, Pointer
 
 T0 = datetime(2024, 5, 1, tzinfo=UTC)

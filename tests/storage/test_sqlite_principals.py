@@ -4,11 +4,11 @@ the reader stays read-only around them."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
 
+from engine.storage.sqlite_driver import sqlite3
 from engine.storage.sqlite_principals import TABLES_PER_CONNECTION, PrincipalTables, table_name
 
 
