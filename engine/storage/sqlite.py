@@ -173,6 +173,9 @@ def _setup(conn: sqlite3.Connection, *, writer: bool, synchronous: str = "FULL")
         # NORMAL (opt-in): it still survives kill -9 of the server, but the last commits may go with the power.
         assert synchronous in SYNCHRONOUS_MODES
         conn.execute(f"PRAGMA synchronous = {synchronous}")
+        # A deleted or overwritten record (a patient's note) is zeroed in the file, not left in free pages for
+        # anyone holding a copy of it. Debian builds SQLite with this on; the wheels do not.
+        conn.execute("PRAGMA secure_delete = ON")
         conn.execute(f"CREATE TABLE IF NOT EXISTS {quote_ident(SCHEMA_TABLE)} "
                      "(className TEXT PRIMARY KEY, schema TEXT NOT NULL)")
     else:

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -113,13 +113,52 @@ async def test_every_connection_runs_on_the_driver(db: SQLiteAdapter) -> None:
 
 
 @pytest.mark.skipif((sys.platform, platform.machine()) != ("linux", "x86_64"),
-                    reason="pysqlite3-binary has wheels for Linux on x86-64 only; elsewhere Python's own SQLite runs")
+                    reason="only where sqlean.py surely has a wheel; elsewhere Python's own SQLite may run")
 def test_a_current_sqlite_where_its_wheel_exists() -> None:
     assert sqlite3.sqlite_version_info >= (3, 45), sqlite3.sqlite_version
 
 
+def test_temporary_b_trees_can_spill_to_disk() -> None:
+    """TEMP_STORE=3 would hold every DISTINCT and sort run of a query in memory, whatever its size."""
+    with closing(sqlite3.connect(":memory:")) as conn:
+        options = {row[0] for row in conn.execute("PRAGMA compile_options")}
+    assert "TEMP_STORE=3" not in options, options
+
+
+def test_the_wheels_file_functions_stay_off_whatever_the_environment_says(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not for SQL")
+    probe = textwrap.dedent(f"""
+        from engine.storage.sqlite_driver import sqlite3
+        conn = sqlite3.connect(":memory:")
+        for sql in ("SELECT readfile({str(secret)!r})", "SELECT writefile('x', 'y')"):
+            try:
+                print(conn.execute(sql).fetchone())
+            except sqlite3.OperationalError as exc:
+                print(exc)
+    """)
+    env = {**os.environ, "SQLEAN_ENABLE": "1", "SQLEAN_ENABLE_FILEIO": "1"}
+    done = subprocess.run([sys.executable, "-c", probe], env=env, cwd=tmp_path, capture_output=True, text=True,
+                          timeout=60)
+    assert done.stdout.splitlines() == ["no such function: readfile", "no such function: writefile"], done
+    assert not (tmp_path / "x").exists()
+
+
+async def test_a_deleted_object_leaves_no_trace_in_the_file(db: SQLiteAdapter, db_path: Path) -> None:
+    marker = "apnea-index-of-patient-" + "q" * 40
+    await db.create(GAME, obj("g1", name=marker))
+    await db.delete(GAME, where({"objectId": "g1"}))
+    await db.aclose()  # checkpoints the WAL into the main file and removes it
+    assert not _exists(db_path.with_name(db_path.name + "-wal"))
+    assert marker.encode() not in _read_bytes(db_path)
+
+
 def _exists(path: Path) -> bool:
     return path.exists()
+
+
+def _read_bytes(path: Path) -> bytes:
+    return path.read_bytes()
 
 
 # ---- the URI ----
