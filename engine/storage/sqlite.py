@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from collections.abc import Callable, Mapping, Sequence
@@ -17,6 +18,7 @@ from engine.query.deadline import current_deadline
 from engine.query.options import FindOptions
 from engine.query.where import Where
 from engine.schema.model import ClassDef, FieldType
+from engine.storage import sqlite_statistics as statistics
 from engine.storage.aggregate_plan import StorePlan
 from engine.storage.base import (
     DUPLICATE_MESSAGE,
@@ -214,6 +216,8 @@ class SQLiteAdapter:
         # Shared with every process serving the same file: their group transactions take turns through it.
         self._lock: WriteLock | None = None
         self._principals = PrincipalTables()  # long ACL principal lists kept on each reader connection
+        self._statistics_clock = statistics.WriteClock(statistics.WRITES_BETWEEN)
+        self._refreshing: asyncio.Task[None] | None = None
 
     # ---- connection ----
 
@@ -243,6 +247,14 @@ class SQLiteAdapter:
         self._writer, self._pool, self._lock = writer, ReaderPool(readers, self.max_time_ms), lock
         self._principals = PrincipalTables()  # new connections hold none (an old one's id may come back)
         self._changes = ChangeCounters(feed_path(self.path))
+        # Beside the first requests, not before them: another process may hold the write lock for a while.
+        self._refreshing = asyncio.get_running_loop().create_task(self._refresh_statistics())
+
+    async def _refresh_statistics(self) -> None:
+        try:
+            await self._write("statistics", statistics.refresh)
+        except ParseError:
+            log.warning("could not refresh the planner statistics", exc_info=True)  # plans only get worse
 
     def _setup_reader(self, conn: sqlite3.Connection) -> None:
         _setup(conn, writer=False)
@@ -251,6 +263,9 @@ class SQLiteAdapter:
             install_deadline_check(conn)
 
     async def aclose(self) -> None:
+        refreshing, self._refreshing = self._refreshing, None
+        if refreshing is not None:
+            await asyncio.gather(refreshing, return_exceptions=True)
         writer, pool = self._writer, self._pool
         self._writer, self._pool = None, None
         self._committer = None
@@ -286,6 +301,8 @@ class SQLiteAdapter:
             raise _translated(action, exc) from None
         if topics and self._changes is not None:
             self._changes.bump(topics)
+        if self._statistics_clock.tick() and (self._refreshing is None or self._refreshing.done()):
+            self._refreshing = asyncio.get_running_loop().create_task(self._refresh_statistics())
         return result
 
     async def _read(self, action: str, table: str, fn: Callable[[sqlite3.Connection], T], empty: T,
