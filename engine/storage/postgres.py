@@ -278,20 +278,26 @@ class PostgresAdapter:
         if self._pool is None:
             raise ParseError(ErrorCode.INTERNAL_SERVER_ERROR, "storage is not open")
         tx = self._joined()
-        if tx is not None:
-            # A savepoint: a failing statement undoes only itself, not the caller's whole transaction.
+        try:
+            if tx is not None:
+                # A savepoint: a failing statement undoes only itself, not the caller's whole transaction.
+                with _guard(action):
+                    async with tx.conn.transaction():
+                        # SET LOCAL outlives a released savepoint: every operation sets its own.
+                        limit = "DEFAULT" if self.max_time_ms is None or write else str(int(self.max_time_ms))
+                        await tx.conn.execute(f"SET LOCAL statement_timeout = {limit}")
+                        yield tx.conn
+                return
             with _guard(action):
-                async with tx.conn.transaction():
-                    # SET LOCAL outlives a released savepoint: every operation sets its own.
-                    limit = "DEFAULT" if self.max_time_ms is None or write else str(int(self.max_time_ms))
-                    await tx.conn.execute(f"SET LOCAL statement_timeout = {limit}")
-                    yield tx.conn
-            return
-        with _guard(action):
-            async with self._pool.acquire() as conn, conn.transaction():
-                if self.max_time_ms is not None and not write:
-                    await conn.execute(f"SET LOCAL statement_timeout = {int(self.max_time_ms)}")
-                yield conn
+                async with self._pool.acquire() as conn, conn.transaction():
+                    if self.max_time_ms is not None and not write:
+                        await conn.execute(f"SET LOCAL statement_timeout = {int(self.max_time_ms)}")
+                    yield conn
+        except BaseException:
+            if write:
+                # Tables or columns a failed write added (then its INSERT was refused) were rolled back with it.
+                self._columns.clear()
+            raise
 
     # ---- tables and columns ----
 

@@ -140,3 +140,24 @@ async def test_sign_up_races_are_stopped_by_the_database(pg_uri: str) -> None:
     finally:
         for adapter in (first, second):
             await adapter.aclose()
+
+
+async def test_a_column_added_by_a_refused_create_is_not_remembered(pg_uri: str) -> None:
+    """The create's ALTER TABLE rolls back with its refused INSERT; the next create must add the column again
+    instead of trusting a cached column list (it answered 1 with "column does not exist" before)."""
+    tags = new_class("Tag", {"code": FieldDef(FieldType.STRING)}).with_indexes({"code_1": {"code": 1, "unique": True}})
+    grown = tags.with_fields({**tags.fields, "extra": FieldDef(FieldType.NUMBER)})
+    db = PostgresAdapter(pg_uri)
+    await db.open()
+    try:
+        await db.save_schema(tags)
+        await db.create(tags, StoredObject("Tag", "t1", T0, T0, fields={"code": "a"}))
+        with pytest.raises(ParseError) as refused:
+            await db.create(grown, StoredObject("Tag", "t2", T0, T0, fields={"code": "a", "extra": 1}))
+        assert refused.value.code == ErrorCode.DUPLICATE_VALUE
+        await db.create(grown, StoredObject("Tag", "t3", T0, T0, fields={"code": "b", "extra": 2}))
+        found = await db.find(grown, parse_where({"code": "b"}, master=True), ALL)
+        assert [(o.object_id, o.fields.get("extra")) for o in found] == [("t3", 2)]
+    finally:
+        await db.drop_class(grown)
+        await db.aclose()
