@@ -487,8 +487,7 @@ class PostgresAdapter:
                         f"INSERT INTO {quote_ident(cls.name)} ({', '.join(map(quote_ident, names))}) "
                         f"VALUES ({marks})", rows)
                 await self._notify_class(conn, cls)
-        except ParseError:
-            self._columns.pop(cls.name, None)  # columns it added are gone with the rollback
+        except ParseError:  # _conn already forgot the columns the rolled-back attempt added
             return await create_each(self.create, cls, objs)
         return [None] * len(objs)
 

@@ -248,7 +248,11 @@ class SQLiteAdapter:
         self._principals = PrincipalTables()  # new connections hold none (an old one's id may come back)
         self._changes = ChangeCounters(feed_path(self.path))
         # Beside the first requests, not before them: another process may hold the write lock for a while.
-        self._refreshing = asyncio.get_running_loop().create_task(self._refresh_statistics())
+        self._start_statistics_refresh()
+
+    def _start_statistics_refresh(self) -> None:
+        if self._refreshing is None or self._refreshing.done():
+            self._refreshing = asyncio.get_running_loop().create_task(self._refresh_statistics())
 
     async def _refresh_statistics(self) -> None:
         try:
@@ -301,8 +305,8 @@ class SQLiteAdapter:
             raise _translated(action, exc) from None
         if topics and self._changes is not None:
             self._changes.bump(topics)
-        if self._statistics_clock.tick() and (self._refreshing is None or self._refreshing.done()):
-            self._refreshing = asyncio.get_running_loop().create_task(self._refresh_statistics())
+        if self._statistics_clock.tick():
+            self._start_statistics_refresh()
         return result
 
     async def _read(self, action: str, table: str, fn: Callable[[sqlite3.Connection], T], empty: T,
