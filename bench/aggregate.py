@@ -33,6 +33,7 @@ from engine.schema.model import ClassDef, FieldDef, FieldType
 from engine.storage.base import StoredObject, freeze
 from engine.storage.sqlite_codec import INSERT_COLUMNS, encode_row
 from engine.storage.sqlite_driver import sqlite3
+from engine.storage.sqlite_shadows import insert_sql
 
 APP_ID = "aggbench"
 PIPELINE = [{"$group": {"_id": "$team", "total": {"$sum": "$score"}, "n": {"$sum": 1}}}, {"$sort": {"_id": 1}}]
@@ -88,9 +89,8 @@ def _seed(db: str, master: str, rows: int, mem_limit_mb: int) -> None:
     cls = ClassDef("Tally", {"team": FieldDef(FieldType.STRING), "score": FieldDef(FieldType.NUMBER)})
     now = datetime.now(UTC)
     with sqlite3.connect(db) as conn:
-        marks = ", ".join("?" for _ in INSERT_COLUMNS)
         conn.executemany(
-            f'INSERT INTO "Tally" ({", ".join(INSERT_COLUMNS)}) VALUES ({marks})',
+            insert_sql(conn, "Tally", INSERT_COLUMNS),
             (encode_row(cls, StoredObject("Tally", f"r{i:09d}", now, now,
                                           fields=freeze({"team": f"t{i % 50}", "score": i % 1000})))
              for i in range(1, rows)))

@@ -11,7 +11,7 @@ from typing import Any
 from engine.storage.base import StoredObject
 from engine.storage.sqlite_codec import INSERT_COLUMNS, encode_row, schema_from_text
 from engine.storage.sqlite_driver import sqlite3
-from engine.storage.sqlite_nodes import quote_ident
+from engine.storage.sqlite_shadows import insert_sql
 from engine.wire import new_object_id, now
 
 CHUNK = 50_000
@@ -26,8 +26,7 @@ def bulk_insert(db: Path, class_name: str, first: int, count: int,
         cls = schema_from_text(text[0]) if text else None
         if cls is None:
             raise SystemExit(f"bulk seeding: class {class_name} does not exist")
-        sql = (f"INSERT INTO {quote_ident(class_name)} ({', '.join(INSERT_COLUMNS)}) "
-               f"VALUES ({', '.join('?' for _ in INSERT_COLUMNS)})")
+        sql = insert_sql(conn, class_name, INSERT_COLUMNS)  # fills the table's shadow columns too
         stamp = now()
         ids: list[str] = []
         for start in range(first, first + count, CHUNK):

@@ -19,7 +19,7 @@ from engine.cloud.registry import Cloud
 from engine.parse_options import ParseOptions, from_environment, load_config_file
 from engine.pipeline.encode import Json, object_to_json
 from engine.query.options import FindOptions, SortKey
-from engine.query.where import Compare, Exists, conjoin
+from engine.query.where import MATCH_ALL, Compare
 from engine.schema.loader import SchemaFileError, load_schema_file
 from engine.schema.model import ClassDef
 from engine.settings import Settings, coerce_option, ensure_master_key, env_values, settings_from_env
@@ -222,21 +222,25 @@ def _serve_workers(settings: Settings, *, livequery_only: bool, what: str) -> in
 _PAGE = 1000
 
 
-async def _chain_rows(storage: StorageAdapter, cls: ClassDef) -> AsyncIterator[Json]:
-    """The class's sequenced rows in `seq` order, a page at a time, as the wire JSON they were hashed as."""
-    last: int | None = None
-    order = (SortKey(("seq",)), SortKey(("objectId",)))
+async def _every_row(storage: StorageAdapter, cls: ClassDef) -> AsyncIterator[Json]:
+    """Every row of the class, a page at a time in objectId order, as the wire JSON they were hashed as. Paged by
+    objectId, the key no derived copy stands in for (an index, a SQLite shadow column): the stored rows themselves
+    are what is being checked, and a tampered file need not keep its derived copies in step."""
+    last: str | None = None
+    order = (SortKey(("objectId",)),)
     while True:
-        where = conjoin(Exists(("seq",), True), *([Compare(("seq",), "gt", last)] if last is not None else []))
+        where = MATCH_ALL if last is None else Compare(("objectId",), "gt", last)
         rows = await storage.find(cls, where, FindOptions(limit=_PAGE, order=order))
         for row in rows:
             yield object_to_json(cls, row)
         if len(rows) < _PAGE:
             return
-        seq = rows[-1].fields.get("seq")
-        if not isinstance(seq, int):
-            return
-        last = seq
+        last = rows[-1].object_id
+
+
+def _sequence_number(entry: Json) -> int | None:
+    seq = entry.get("seq")
+    return seq if isinstance(seq, int) and not isinstance(seq, bool) else None
 
 
 async def verify_audit_chain(uri: str, class_name: str) -> ChainReport:
@@ -246,9 +250,10 @@ async def verify_audit_chain(uri: str, class_name: str) -> ChainReport:
         cls = next((c for c in await storage.load_schemas() if c.name == class_name), None)
         if cls is None:
             return ChainReport(0, f"class {class_name} does not exist in this store")
-        rows = [row async for row in _chain_rows(storage, cls)]
-        loose = await storage.find(cls, Exists(("seq",), False), FindOptions(limit=10))
-        return verify_chain(rows, [object_to_json(cls, row) for row in loose])
+        rows = [row async for row in _every_row(storage, cls)]
+        chain = sorted((row for row in rows if _sequence_number(row) is not None),
+                       key=lambda row: (_sequence_number(row), str(row.get("objectId"))))
+        return verify_chain(chain, [row for row in rows if _sequence_number(row) is None])
     finally:
         await storage.aclose()
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
@@ -48,15 +48,25 @@ from engine.storage.sqlite_codec import (
 from engine.storage.sqlite_commit import GroupCommitter
 from engine.storage.sqlite_driver import connect, sqlite3
 from engine.storage.sqlite_functions import register_functions
-from engine.storage.sqlite_nodes import index_companions, index_expression, quote_ident
+from engine.storage.sqlite_nodes import index_companions, index_expression, index_value_is_scalar, quote_ident
 from engine.storage.sqlite_principals import PrincipalTables
 from engine.storage.sqlite_readers import ReaderPool, install_deadline_check, reader_count
+from engine.storage.sqlite_shadows import (
+    ReaderShadows,
+    Shadow,
+    WriterShadows,
+    add_shadows,
+    shadow_of,
+    shadows_in,
+)
 from engine.storage.sqlite_write_lock import WriteLock, lock_path
 from engine.wire import Value
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+# A read's SQL with the table's shadow columns put in (sqlite_shadows.py).
+Shade = Callable[[str], str]
 
 SCHEMA_TABLE = "_SCHEMA"
 BUSY_TIMEOUT_MS = 10_000
@@ -90,23 +100,52 @@ def _join_table(cls: ClassDef, key: str) -> str:
     return f"{_JOIN_PREFIX}{key}:{cls.name}"
 
 
-def _index_statements(cls: ClassDef) -> dict[str, str]:
-    """Every index the class should have: name -> CREATE statement (as sqlite_master keeps it)."""
-    table = quote_ident(cls.name)
-    out: dict[str, str] = {}
+@dataclass(frozen=True, slots=True)
+class _Index:
+    statement: str  # the CREATE statement, as sqlite_master keeps it
+    shadows: tuple[Shadow, ...]  # the shadow columns it is built on (sqlite_shadows.py)
+
+
+# One term of an index: the SQL value, whether it is always a scalar (then a shadow column holds it), direction.
+_Term = tuple[str, bool, str]
+
+
+def _key_terms(cls: ClassDef, key: str, direction: str) -> list[_Term]:
+    """An index's terms for one key: the value the compiler compares, then what it tests beside it."""
+    value = (index_expression(cls, key, False), index_value_is_scalar(cls, key, False), direction)
+    return [value, *((companion, True, "") for companion in index_companions(cls, key))]
+
+
+def _index(cls: ClassDef, name: str, terms: Sequence[_Term], unique: bool = False) -> _Index:
+    shadows: list[Shadow] = []
+    parts: list[str] = []
+    for sql, scalar, direction in terms:
+        shadow = shadow_of(sql) if scalar else None
+        if shadow is not None:
+            shadows.append(shadow)
+        parts.append((sql if shadow is None else shadow.column) + direction)
+    statement = (f"CREATE {'UNIQUE ' if unique else ''}INDEX {quote_ident(name)} ON {quote_ident(cls.name)} "
+                 f"({', '.join(parts)})")
+    return _Index(statement, tuple(shadows))
+
+
+def _indexes(cls: ClassDef) -> dict[str, _Index]:
+    """Every index the class should have, by name."""
+    out: dict[str, _Index] = {}
     for field in BUILTIN_UNIQUE.get(cls.name, ()):
-        name = _BUILTIN_INDEX.format(cls=cls.name, field=".".join(field))
-        expr = index_expression(cls, ".".join(field), unique=True)
-        out[name] = f"CREATE UNIQUE INDEX {quote_ident(name)} ON {table} ({expr})"
+        key = ".".join(field)
+        name = _BUILTIN_INDEX.format(cls=cls.name, field=key)
+        out[name] = _index(cls, name, [(index_expression(cls, key, True), index_value_is_scalar(cls, key, True), "")],
+                           unique=True)
     for key in _LOOKUP_KEYS.get(cls.name, ()):
         name = _BUILTIN_INDEX.format(cls=cls.name, field=key)
-        out[name] = f"CREATE INDEX {quote_ident(name)} ON {table} ({_columns(cls, key, '')})"
+        out[name] = _index(cls, name, _key_terms(cls, key, ""))
     for key, fdef in cls.fields.items():
         if fdef.type is FieldType.POINTER:
             # Pointer equality ("this patient's studies") is the commonest app query, and an includer's
             # `$in`: each declared pointer is indexed by the objectId the compiler compares first.
             name = _POINTER_INDEX.format(cls=cls.name, field=key)
-            out[name] = f"CREATE INDEX {quote_ident(name)} ON {table} ({_columns(cls, key, '')})"
+            out[name] = _index(cls, name, _key_terms(cls, key, ""))
     for index_name, spec in cls.indexes.items():
         if index_name == "_id_" or not isinstance(spec, Mapping):
             continue
@@ -114,20 +153,21 @@ def _index_statements(cls: ClassDef) -> dict[str, str]:
         keys = [(str(key), " DESC" if direction == -1 else "") for key, direction in spec.items() if key != "unique"]
         if not keys or any(spec[key] not in (1, -1) for key, _ in keys):
             continue  # text and geo indexes have no SQLite counterpart: queries scan
-        exprs = [index_expression(cls, key, unique) + direction for key, direction in keys]
-        if exprs == ["objectId"] and not unique:
+        terms = [(index_expression(cls, key, unique), index_value_is_scalar(cls, key, unique), direction)
+                 for key, direction in keys]
+        if [sql for sql, _, _ in terms] == ["objectId"] and not unique:
             continue
         if len(keys) == 1 and not unique:
             # One key: the type tests beside it ride along (a unique index keeps comparing whole values only).
-            exprs = [_columns(cls, *keys[0])]
+            terms = _key_terms(cls, *keys[0])
         name = _SCHEMA_INDEX.format(cls=cls.name, name=index_name)
-        out[name] = f"CREATE {'UNIQUE ' if unique else ''}INDEX {quote_ident(name)} ON {table} ({', '.join(exprs)})"
+        out[name] = _index(cls, name, terms, unique)
     return out
 
 
 def _index_leads(cls: ClassDef) -> frozenset[str]:
-    """The SQL values the schema's indexes lead with (as _index_statements writes them): a GROUP BY on one walks
-    that index in order instead of sorting the rows."""
+    """The SQL values the schema's indexes lead with (as the compiler spells them, before shadowing): a GROUP BY on
+    one walks that index in order instead of sorting the rows."""
     leads: set[str] = set()
     for index_name, spec in cls.indexes.items():
         if index_name == "_id_" or not isinstance(spec, Mapping):
@@ -136,11 +176,6 @@ def _index_leads(cls: ClassDef) -> frozenset[str]:
         if keys and all(spec[key] in (1, -1) for key in keys):
             leads.add(index_expression(cls, keys[0], spec.get("unique") is True))
     return frozenset(leads)
-
-
-def _columns(cls: ClassDef, key: str, direction: str) -> str:
-    """An index's columns for one key: the value the compiler compares, then what it tests beside it."""
-    return ", ".join([index_expression(cls, key, False) + direction, *index_companions(cls, key)])
 
 
 def _translated(action: str, exc: sqlite3.Error) -> ParseError:
@@ -154,6 +189,7 @@ def _translated(action: str, exc: sqlite3.Error) -> ParseError:
 
 SYNCHRONOUS_MODES = ("FULL", "NORMAL")
 _NO_PRINCIPALS: Mapping[str, str] = MappingProxyType({})
+_UPDATE_PLACES = {"data": "?5", "internal": "?6"}
 
 
 def synchronous_mode(uri_or_path: str) -> str:
@@ -218,6 +254,8 @@ class SQLiteAdapter:
         self._principals = PrincipalTables()  # long ACL principal lists kept on each reader connection
         self._statistics_clock = statistics.WriteClock(statistics.WRITES_BETWEEN)
         self._refreshing: asyncio.Task[None] | None = None
+        self._writer_shadows = WriterShadows()  # the writer thread's alone
+        self._reader_shadows = ReaderShadows()
 
     # ---- connection ----
 
@@ -248,7 +286,33 @@ class SQLiteAdapter:
         self._principals = PrincipalTables()  # new connections hold none (an old one's id may come back)
         self._changes = ChangeCounters(feed_path(self.path))
         # Beside the first requests, not before them: another process may hold the write lock for a while.
-        self._start_statistics_refresh()
+        self._refreshing = asyncio.get_running_loop().create_task(self._maintain_at_open())
+
+    async def _maintain_at_open(self) -> None:
+        await self._upgrade_indexes()
+        await self._refresh_statistics()
+
+    async def _upgrade_indexes(self) -> None:
+        """Give each class the indexes this version builds, where its table has others: a file written before shadow
+        columns gets them, filled, with its indexes rebuilt on them (one class per write, so requests' writes
+        interleave). Until then its queries run on the old indexes, with the same answers."""
+        def run(conn: sqlite3.Connection, created: set[str], name: str) -> bool:
+            # The schema as it is now, inside the write: a save_schema since the listing must not be undone.
+            row = conn.execute(f"SELECT schema FROM {quote_ident(SCHEMA_TABLE)} WHERE className = ?",
+                               (name,)).fetchone()
+            cls = schema_from_text(row[0]) if row else None
+            if cls is None or not _table_exists(conn, name) or not self._sync_indexes(conn, cls):
+                return False
+            conn.execute(f"ANALYZE {quote_ident(name)}")  # the new indexes' planner statistics
+            return True
+
+        try:
+            for cls in await self.load_schemas():
+
+                if await self._write("upgrade indexes", run, cls.name) and self._changes is not None:
+                    self._changes.bump((SCHEMA_TOPIC,))  # every process's readers then read the new columns
+        except ParseError:
+            log.warning("could not upgrade the indexes", exc_info=True)  # queries keep the old ones
 
     def _start_statistics_refresh(self) -> None:
         if self._refreshing is None or self._refreshing.done():
@@ -298,7 +362,8 @@ class SQLiteAdapter:
         conn = self._connection(self._writer)
         if self._committer is None:
             assert self._lock is not None  # opened with the writer
-            self._committer = GroupCommitter(lambda job: _call(conn, job), self._tables.update, self._lock.held)
+            self._committer = GroupCommitter(lambda job: _call(conn, job), self._tables.update, self._lock.held,
+                                             self._writer_shadows.begin)
         try:
             result: T = await self._committer.submit(fn, *args)
         except sqlite3.Error as exc:
@@ -309,15 +374,27 @@ class SQLiteAdapter:
             self._start_statistics_refresh()
         return result
 
-    async def _read(self, action: str, table: str, fn: Callable[[sqlite3.Connection], T], empty: T,
+    async def _read(self, action: str, table: str, fn: Callable[[sqlite3.Connection, Shade], T], empty: T,
                     principals: Mapping[str, str] = _NO_PRINCIPALS) -> T:
         """Run a read on a reader thread, within the query budget (124 past it); a class whose table does not
-        exist (yet, or any more) is empty. ``principals``: the compiler's principal tables the statement reads
+        exist (yet, or any more) is empty. ``fn`` passes its SQL through the shade it is given (the table's
+        shadow columns). ``principals``: the compiler's principal tables the statement reads
         (sqlite_principals.py), made on the reader's connection first."""
         pool = self._pool
         if pool is None:
             raise ParseError(ErrorCode.INTERNAL_SERVER_ERROR, "storage is not open")
-        fn = self._principals.wrap(principals, fn)
+        shadows = self._reader_shadows.view(self.change_count(SCHEMA_TOPIC))
+
+        def shaded(raw: sqlite3.Connection) -> T:
+            try:
+                return fn(raw, shadows_in(shadows, raw, table).apply)
+            except sqlite3.OperationalError as exc:
+                if not str(exc).startswith("no such column"):
+                    raise
+                # A shadow column of a table another process dropped and made again since this view was read.
+                return fn(raw, shadows_in(shadows, raw, table, refresh=True).apply)
+
+        wrapped = self._principals.wrap(principals, shaded)
 
         def run(raw: sqlite3.Connection) -> T:
             if table not in self._tables:
@@ -325,7 +402,7 @@ class SQLiteAdapter:
                     return empty
                 self._tables.add(table)
             try:
-                return fn(raw)
+                return wrapped(raw)
             except sqlite3.OperationalError:
                 deadline = current_deadline()
                 if deadline is not None and deadline.passed():
@@ -350,24 +427,30 @@ class SQLiteAdapter:
             f"CREATE TABLE IF NOT EXISTS {table} (objectId TEXT PRIMARY KEY, createdAt TEXT NOT NULL, "
             "updatedAt TEXT NOT NULL, _rperm TEXT, _wperm TEXT, acl TEXT, data TEXT NOT NULL, internal TEXT NOT NULL)"
         )
-        for name, statement in _index_statements(cls).items():
-            # A table first seen through create() gets the indexes of the ClassDef it came with.
-            if not self._index_sql(conn, name):
-                self._create_index(conn, statement)
+        try:
+            for name, index in _indexes(cls).items():
+                # A table first seen through create() gets the indexes of the ClassDef it came with.
+                if not self._index_sql(conn, name):
+                    self._create_index(conn, cls.name, index)
+        finally:
+            self._writer_shadows.clear()  # whatever it added, or rolled back with it
         created.add(cls.name)
 
     def _index_sql(self, conn: sqlite3.Connection, name: str) -> str | None:
         row = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?", (name,)).fetchone()
         return row[0] if row else None
 
-    def _create_index(self, conn: sqlite3.Connection, statement: str) -> None:
+    def _create_index(self, conn: sqlite3.Connection, table: str, index: _Index) -> None:
+        add_shadows(conn, table, index.shadows)
         try:
-            conn.execute(statement)
+            conn.execute(index.statement)
         except sqlite3.IntegrityError:
             raise ParseError(ErrorCode.DUPLICATE_VALUE, UNIQUE_OVER_DUPLICATES) from None
 
-    def _sync_indexes(self, conn: sqlite3.Connection, cls: ClassDef) -> None:
-        wanted = _index_statements(cls)
+    def _sync_indexes(self, conn: sqlite3.Connection, cls: ClassDef) -> bool:
+        """Drop the class's indexes the schema no longer asks for (or asks for differently), create the rest; True
+        when anything changed. The shadow columns an index leaves behind stay (sqlite_shadows.py says why)."""
+        wanted = _indexes(cls)
         existing = {
             name: sql
             for name, sql in conn.execute(
@@ -375,17 +458,25 @@ class SQLiteAdapter:
                 (cls.name,),
             )
         }
-        for name, sql in existing.items():
-            if wanted.get(name) != sql:
-                conn.execute(f"DROP INDEX {quote_ident(name)}")
-        for name, statement in wanted.items():
-            if existing.get(name) != statement:
-                self._create_index(conn, statement)
+        changed = False
+        try:
+            for name, sql in existing.items():
+                index = wanted.get(name)
+                if index is None or index.statement != sql:
+                    conn.execute(f"DROP INDEX {quote_ident(name)}")
+                    changed = True
+            for name, index in wanted.items():
+                if existing.get(name) != index.statement:
+                    self._create_index(conn, cls.name, index)
+                    changed = True
+        finally:
+            self._writer_shadows.clear()
+        return changed
 
     # ---- schemas ----
 
     async def load_schemas(self) -> list[ClassDef]:
-        def run(conn: sqlite3.Connection) -> list[str]:
+        def run(conn: sqlite3.Connection, shade: Shade) -> list[str]:
             return [r[0] for r in conn.execute(f"SELECT schema FROM {quote_ident(SCHEMA_TABLE)} ORDER BY rowid")]
 
         texts: list[str] = await self._read("load_schemas", SCHEMA_TABLE, run, [])
@@ -412,6 +503,7 @@ class SQLiteAdapter:
                 parts = name.split(":")
                 if len(parts) == 3 and name.startswith(_JOIN_PREFIX) and parts[2] == cls.name:
                     dropped.append(name)
+            self._writer_shadows.clear()
             for name in dropped:
                 conn.execute(f"DROP TABLE IF EXISTS {quote_ident(name)}")
             conn.execute(f"DELETE FROM {quote_ident(SCHEMA_TABLE)} WHERE className = ?", (cls.name,))
@@ -424,11 +516,10 @@ class SQLiteAdapter:
 
     async def create(self, cls: ClassDef, obj: StoredObject) -> None:
         row = encode_row(cls, obj)
-        sql = _insert_sql(cls.name)
 
         def run(conn: sqlite3.Connection, created: set[str]) -> None:
             self._ensure_table(conn, created, cls)
-            conn.execute(sql, row)
+            conn.execute(self._writer_shadows.insert_sql(conn, cls.name, INSERT_COLUMNS), row)
 
         await self._write("insert", run, topics=topics_for_class(cls.name))
 
@@ -439,10 +530,10 @@ class SQLiteAdapter:
         if not objs:
             return []
         rows = [encode_row(cls, obj) for obj in objs]
-        sql = _insert_sql(cls.name)
 
         def run(conn: sqlite3.Connection, created: set[str]) -> list[ParseError | None]:
             self._ensure_table(conn, created, cls)
+            sql = self._writer_shadows.insert_sql(conn, cls.name, INSERT_COLUMNS)
             conn.execute("SAVEPOINT rows")
             try:
                 conn.executemany(sql, rows)
@@ -472,8 +563,8 @@ class SQLiteAdapter:
             return []
         sql, params, sets = self._select(cls, where, opts)
 
-        def run(conn: sqlite3.Connection) -> list[StoredObject]:
-            return [decode_row(cls.name, row) for row in conn.execute(sql, params)]
+        def run(conn: sqlite3.Connection, shade: Shade) -> list[StoredObject]:
+            return [decode_row(cls.name, row) for row in conn.execute(shade(sql), params)]
 
         return await self._read("find", cls.name, run, [], sets)
 
@@ -483,8 +574,8 @@ class SQLiteAdapter:
             return []
         sql, params, sets = self._select(cls, where, opts, encoded_columns(cls.name))
 
-        def run(conn: sqlite3.Connection) -> list[EncodedObject]:
-            return [encoded_row(cls.name, row) for row in conn.execute(sql, params)]
+        def run(conn: sqlite3.Connection, shade: Shade) -> list[EncodedObject]:
+            return [encoded_row(cls.name, row) for row in conn.execute(shade(sql), params)]
 
         return await self._read("find", cls.name, run, [], sets)
 
@@ -492,8 +583,8 @@ class SQLiteAdapter:
         """SQLite's own plan for the query a find would run (`explain=true`, master key only)."""
         sql, params, sets = self._select(cls, where, opts)
 
-        def run(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-            rows = conn.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall()
+        def run(conn: sqlite3.Connection, shade: Shade) -> list[dict[str, Any]]:
+            rows = conn.execute("EXPLAIN QUERY PLAN " + shade(sql), params).fetchall()
             return [{"id": r[0], "parent": r[1], "detail": r[3]} for r in rows]
 
         return await self._read("explain", cls.name, run, [], sets)
@@ -503,8 +594,8 @@ class SQLiteAdapter:
         condition = compiler.where(where)
         sql = f"SELECT count(*) FROM {quote_ident(cls.name)} WHERE {condition}"
 
-        def run(conn: sqlite3.Connection) -> int:
-            return int(conn.execute(sql, compiler.params).fetchone()[0])
+        def run(conn: sqlite3.Connection, shade: Shade) -> int:
+            return int(conn.execute(shade(sql), compiler.params).fetchone()[0])
 
         return await self._read("count", cls.name, run, 0, compiler.principal_sets)
 
@@ -515,14 +606,16 @@ class SQLiteAdapter:
         stmt = group_statement(cls, plan, quote_ident(cls.name), compiler.where(plan.where),
                                sqlite_dialect(cls, _index_leads(cls)))
         empty: list[dict[str, Any]] | None = []
-        return await self._read("aggregate", cls.name, lambda conn: _run_statement(conn, stmt, compiler.params),
+        return await self._read("aggregate", cls.name,
+                                lambda conn, shade: _run_statement(conn, shade, stmt, compiler.params),
                                 empty, compiler.principal_sets)
 
     async def distinct(self, cls: ClassDef, where: Where, field: str) -> list[Value] | None:
         compiler = Compiler(cls, principal_tables=True)
         stmt = distinct_statement(cls, field, quote_ident(cls.name), compiler.where(where), sqlite_dialect(cls))
         empty: list[dict[str, Any]] | None = []
-        docs = await self._read("distinct", cls.name, lambda conn: _run_statement(conn, stmt, compiler.params),
+        docs = await self._read("distinct", cls.name,
+                                lambda conn, shade: _run_statement(conn, shade, stmt, compiler.params),
                                 empty, compiler.principal_sets)
         return None if docs is None else [d["v"] for d in docs]
 
@@ -531,20 +624,21 @@ class SQLiteAdapter:
         condition = compiler.where(where)
         table = quote_ident(cls.name)
         select = f"SELECT rowid, {ROW_COLUMNS} FROM {table} WHERE {condition} ORDER BY rowid LIMIT 1"
-        write = (f"UPDATE {table} SET updatedAt = ?, _rperm = ?, _wperm = ?, acl = ?, data = ?, internal = ? "
-                 "WHERE rowid = ?")
+        write = f"UPDATE {table} SET updatedAt = ?, _rperm = ?, _wperm = ?, acl = ?, data = ?, internal = ?"
 
         def run(conn: sqlite3.Connection, created: set[str]) -> StoredObject | None:
             if cls.name not in self._tables and not _table_exists(conn, cls.name):
                 return None
-            row = conn.execute(select, compiler.params).fetchone()
+            shadows = self._writer_shadows.get(conn, cls.name, INSERT_COLUMNS)
+            row = conn.execute(shadows.apply(select), compiler.params).fetchone()
             if row is None:
                 return None
             # Read, modify and write in one transaction: the memory adapter's semantics, atomically.
             target = decode_row(cls.name, row[1:])
             updated = apply_changes(target, changes)
             encoded = encode_row(cls, updated)
-            conn.execute(write, (*encoded[2:], row[0]))
+            # The new data and internal are ?5 and ?6; the shadow columns are read from them.
+            conn.execute(write + shadows.assignments(_UPDATE_PLACES) + " WHERE rowid = ?", (*encoded[2:], row[0]))
             # What a later find returns (e.g. a File column keeps only its name).
             return decode_row(cls.name, (*encoded[:3], *encoded[5:]))
 
@@ -557,7 +651,8 @@ class SQLiteAdapter:
         def run(conn: sqlite3.Connection, created: set[str]) -> int:
             if cls.name not in self._tables and not _table_exists(conn, cls.name):
                 return 0
-            return int(conn.execute(sql, compiler.params).rowcount)
+            shadows = self._writer_shadows.get(conn, cls.name, INSERT_COLUMNS)
+            return int(conn.execute(shadows.apply(sql), compiler.params).rowcount)
 
         return await self._write("delete", run, topics=topics_for_class(cls.name))
 
@@ -604,7 +699,7 @@ class SQLiteAdapter:
         sql = f"SELECT {wanted} FROM {quote_ident(name)} WHERE {by} IN (SELECT value FROM json_each(?)) ORDER BY rowid"
         arg = dumps(list(values))
 
-        def run(conn: sqlite3.Connection) -> list[str]:
+        def run(conn: sqlite3.Connection, shade: Shade) -> list[str]:
             return list(dict.fromkeys(r[0] for r in conn.execute(sql, (arg,))))
 
         return await self._read("relation lookup", name, run, [])
@@ -623,16 +718,10 @@ def _insert_alone(conn: sqlite3.Connection, sql: str, row: tuple[object, ...]) -
     return None
 
 
-@functools.lru_cache(maxsize=256)
-def _insert_sql(class_name: str) -> str:
-    """A create's INSERT, built once per class rather than per object (a batch builds it fifty times)."""
-    placeholders = ", ".join("?" for _ in INSERT_COLUMNS)
-    return f"INSERT INTO {quote_ident(class_name)} ({', '.join(INSERT_COLUMNS)}) VALUES ({placeholders})"
-
-
-def _run_statement(conn: sqlite3.Connection, stmt: Statement, params: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+def _run_statement(conn: sqlite3.Connection, shade: Shade, stmt: Statement,
+                   params: Mapping[str, Any]) -> list[dict[str, Any]] | None:
     try:
-        rows = conn.execute(stmt.sql, params).fetchall()
+        rows = conn.execute(shade(stmt.sql), params).fetchall()
     except sqlite3.OperationalError as exc:
         if "integer overflow" in str(exc):
             return None  # a sum past 64 bits: the Python stages widen it to a double, as Mongo does

@@ -42,9 +42,11 @@ class _Outcome:
 class GroupCommitter:
     """Queue writes; one flusher at a time runs everything queued in a single IMMEDIATE transaction."""
 
-    def __init__(self, run_on_writer: RunOnWriter, on_commit: Callable[[set[str]], None], hold: Hold) -> None:
+    def __init__(self, run_on_writer: RunOnWriter, on_commit: Callable[[set[str]], None], hold: Hold,
+                 on_begin: Callable[[sqlite3.Connection], None] = lambda conn: None) -> None:
         self._run = run_on_writer
         self._hold = hold  # entered on the writer thread around each group transaction
+        self._on_begin = on_begin  # called on the writer thread once each group transaction has begun
         self._on_commit = on_commit  # told which tables the committed writes created
         self._pending: list[_Job] = []
         self._flusher: asyncio.Task[None] | None = None
@@ -61,7 +63,8 @@ class GroupCommitter:
         while self._pending:
             group, self._pending = self._pending[:MAX_GROUP], self._pending[MAX_GROUP:]
             try:
-                outcomes: list[_Outcome] = await self._run(functools.partial(_run_group, group=group, hold=self._hold))
+                work = functools.partial(_run_group, group=group, hold=self._hold, on_begin=self._on_begin)
+                outcomes: list[_Outcome] = await self._run(work)
             except BaseException as exc:
                 for job in group:
                     if not job.future.done():
@@ -81,15 +84,18 @@ class GroupCommitter:
                     job.future.set_exception(outcome.value)
 
 
-def _run_group(conn: sqlite3.Connection, group: list[_Job], hold: Hold) -> list[_Outcome]:
+def _run_group(conn: sqlite3.Connection, group: list[_Job], hold: Hold,
+               on_begin: Callable[[sqlite3.Connection], None]) -> list[_Outcome]:
     with hold():
-        return _run_transaction(conn, group)
+        return _run_transaction(conn, group, on_begin)
 
 
-def _run_transaction(conn: sqlite3.Connection, group: list[_Job]) -> list[_Outcome]:
+def _run_transaction(conn: sqlite3.Connection, group: list[_Job],
+                     on_begin: Callable[[sqlite3.Connection], None]) -> list[_Outcome]:
     outcomes: list[_Outcome] = []
     conn.execute("BEGIN IMMEDIATE")
     try:
+        on_begin(conn)
         for job in group:
             conn.execute("SAVEPOINT write")
             try:

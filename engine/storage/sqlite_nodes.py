@@ -18,6 +18,8 @@ _NEVER_ARRAY = frozenset({
     FieldType.STRING, FieldType.NUMBER, FieldType.BOOLEAN, FieldType.DATE, FieldType.OBJECT, FieldType.GEOPOINT,
     FieldType.FILE, FieldType.BYTES, FieldType.POLYGON, FieldType.POINTER,
 })
+# Declared types whose values are JSON scalars.
+_SCALAR = frozenset({FieldType.STRING, FieldType.NUMBER, FieldType.BOOLEAN})
 # The part of a typed value an index (and the query that should use it) reads.
 _INDEXED_PART = {FieldType.DATE: "iso", FieldType.POINTER: "objectId", FieldType.FILE: "name"}
 
@@ -239,6 +241,17 @@ def index_expression(cls: ClassDef, key: str, unique: bool) -> str:
     if indexed is not None and (not unique or kind is FieldType.DATE):
         return node.get(label(indexed))
     return node.v
+
+
+def index_value_is_scalar(cls: ClassDef, key: str, unique: bool) -> bool:
+    """True when index_expression(cls, key, unique) always reads a string, number, boolean or NULL: never a JSON
+    container (whose ``json_extract`` carries a subtype a copy of it would lose). Every companion is a scalar."""
+    if "." in key:
+        return False  # inside an object: the schema does not say what is there
+    kind = declared_type(cls, key)
+    if kind in _INDEXED_PART:
+        return not unique or kind is FieldType.DATE
+    return kind in _SCALAR
 
 
 def index_companions(cls: ClassDef, key: str) -> list[str]:

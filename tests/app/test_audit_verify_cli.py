@@ -67,7 +67,8 @@ def test_inserted_rows(chain: Path, tmp_path: Path) -> None:
     db = _copy(chain, tmp_path)
     with sqlite3.connect(db) as conn:
         # A copy of entry 2 without its sequence number: never written by the chain writer.
-        conn.execute("""INSERT INTO "AuditLog" SELECT 'forged0001', createdAt, updatedAt, _rperm, _wperm, acl,
+        conn.execute("""INSERT INTO "AuditLog" (objectId, createdAt, updatedAt, _rperm, _wperm, acl,
+                        data, internal) SELECT 'forged0001', createdAt, updatedAt, _rperm, _wperm, acl,
                         json_remove(data, '$.seq'), internal FROM "AuditLog" WHERE objectId = ?""",
                      (_rows(conn)[2],))
     assert _verify(db) == (1, "inserted entry (objectId forged0001): it has no sequence number")
@@ -78,7 +79,8 @@ def test_inserted_rows(chain: Path, tmp_path: Path) -> None:
         data, acl = conn.execute('SELECT data, acl FROM "AuditLog" WHERE objectId = ?', (_rows(conn)[5],)).fetchone()
         row = {**json.loads(data), "seq": 6, "summary": "nothing to see"}
         row["hash"] = entry_hash({**row, "ACL": json.loads(acl)})
-        conn.execute("""INSERT INTO "AuditLog" SELECT 'forged0002', createdAt, updatedAt, _rperm, _wperm, acl, ?,
+        conn.execute("""INSERT INTO "AuditLog" (objectId, createdAt, updatedAt, _rperm, _wperm, acl,
+                        data, internal) SELECT 'forged0002', createdAt, updatedAt, _rperm, _wperm, acl, ?,
                         internal FROM "AuditLog" WHERE objectId = ?""", (json.dumps(row), _rows(conn)[5]))
     assert _verify(db) == (1, "altered or inserted entry seq 6 (objectId forged0002): its prevHash does not match "
                               "entry seq 5")

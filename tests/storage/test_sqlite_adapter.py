@@ -48,6 +48,7 @@ from engine.storage.registry import is_persistent, open_adapter
 from engine.storage.sql_compile import Compiler
 from engine.storage.sqlite import SQLiteAdapter, _call, database_path
 from engine.storage.sqlite_driver import sqlite3
+from engine.storage.sqlite_shadows import read_shadows
 from engine.wire import ACL, Bytes, File, GeoPoint, Pointer, Polygon
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -200,7 +201,8 @@ async def test_wal_mode_and_parent_directories(db: SQLiteAdapter, db_path: Path)
     with raw(db_path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         columns = [r[1] for r in conn.execute('PRAGMA table_info("Game")')]
-    assert columns == ["objectId", "createdAt", "updatedAt", "_rperm", "_wperm", "acl", "data", "internal"]
+    assert columns[:8] == ["objectId", "createdAt", "updatedAt", "_rperm", "_wperm", "acl", "data", "internal"]
+    assert all(name.startswith("$json_") for name in columns[8:])  # shadow columns (sqlite_shadows.py)
 
 
 async def test_row_layout(db: SQLiteAdapter, db_path: Path) -> None:
@@ -353,21 +355,26 @@ async def test_failed_update_changes_nothing(db: SQLiteAdapter) -> None:
     assert stored.fields == {"name": "x", "score": 1} and stored.updated_at == T0
 
 
-async def test_schema_indexes_are_expression_indexes_the_planner_uses(db: SQLiteAdapter, db_path: Path) -> None:
+async def test_schema_indexes_are_shadow_column_indexes_the_planner_uses(db: SQLiteAdapter, db_path: Path) -> None:
     for i in range(200):
         await db.create(GAME, obj(f"g{i:03d}", name=f"n{i}", code=f"c{i}"))
     with raw(db_path) as conn:
         indexes = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'Game'"))
-        # The value, then its type, which the compiler tests beside it: SQLite reads both from the index.
+        # The value, then its type, which the compiler tests beside it: SQLite reads both from the index, where
+        # shadow columns hold them (sqlite_shadows.py).
         expected = ("""CREATE INDEX "idx:Game:name_1" ON "Game" """
-                    """(json_extract(data, '$."name"'), json_type(data, '$."name"'))""")
+                    """(`$json_extract(data, '$."name"')`, `$json_type(data, '$."name"')`)""")
         assert indexes["idx:Game:name_1"] == expected
         assert indexes["idx:Game:code_1"].startswith("CREATE UNIQUE INDEX")
+        # Each shadow column holds exactly what the expression it is named for reads from the row.
+        assert conn.execute("""SELECT count(*) FROM "Game" WHERE `$json_extract(data, '$."name"')` """
+                            """IS NOT json_extract(data, '$."name"')""").fetchone()[0] == 0
+        shadows = read_shadows(conn, "Game")
         acl = Or((Exists(("_rperm",), False), In(("_rperm",), (None, "*", "u1"))))
         for query, index in [({"name": "n7"}, "idx:Game:name_1"), ({"code": {"$in": ["c1", "c2"]}}, "idx:Game:code_1")]:
             compiler = Compiler(GAME)
             condition = compiler.where(conjoin(where(query), acl))
-            plan = conn.execute(f'EXPLAIN QUERY PLAN SELECT objectId FROM "Game" WHERE {condition}',
+            plan = conn.execute(f'EXPLAIN QUERY PLAN SELECT objectId FROM "Game" WHERE {shadows.apply(condition)}',
                                 compiler.params).fetchall()
             assert any(f"USING INDEX {index}" in row[-1] for row in plan), plan
     assert [o.object_id for o in await db.find(GAME, where({"name": "n7"}), ALL)] == ["g007"]
@@ -387,7 +394,7 @@ async def test_index_changes_follow_the_schema(db: SQLiteAdapter, db_path: Path)
     with raw(db_path) as conn:
         sql = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index'"))
     assert sql["idx:Game:code_1"].startswith("CREATE INDEX")  # no longer unique
-    assert """(json_extract(data, '$."when"."iso"') DESC, json_extract(data, '$."when"."__type"'))""" \
+    assert """(`$json_extract(data, '$."when"."iso"')` DESC, `$json_extract(data, '$."when"."__type"')`)""" \
         in sql["idx:Game:when_-1"]
     assert sql["idx:Game:made"].endswith('("createdAt")')
 

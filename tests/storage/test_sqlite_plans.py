@@ -19,6 +19,7 @@ from engine.storage.memory import MemoryAdapter
 from engine.storage.sql_compile import Compiler
 from engine.storage.sqlite import SQLiteAdapter
 from engine.storage.sqlite_driver import sqlite3
+from engine.storage.sqlite_shadows import insert_sql, read_shadows
 from engine.wire import ACL, Pointer
 
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
@@ -62,9 +63,7 @@ async def stores(db_path: Path) -> AsyncIterator[tuple[SQLiteAdapter, MemoryAdap
     if await sqlite.count(ITEM, parse_where(None, master=True)) == 0:
         with sqlite3.connect(db_path) as conn:  # one transaction: 10 000 adapter writes would take a while
             from engine.storage.sqlite_codec import INSERT_COLUMNS, encode_row
-            marks = ", ".join("?" for _ in INSERT_COLUMNS)
-            conn.executemany(f'INSERT INTO "Item" ({", ".join(INSERT_COLUMNS)}) VALUES ({marks})',
-                             [encode_row(ITEM, r) for r in rows])
+            conn.executemany(insert_sql(conn, "Item", INSERT_COLUMNS), [encode_row(ITEM, r) for r in rows])
     yield sqlite, memory
     await sqlite.aclose()
 
@@ -83,9 +82,11 @@ QUERIES: list[tuple[dict[str, Any], str]] = [
 ]
 
 
-def _plan(db_path: Path, sql: str, params: dict[str, Any]) -> list[str]:
+def _plan(db_path: Path, sql: str, params: dict[str, Any], table: str = "Item") -> list[str]:
+    """The plan of ``sql`` as the adapter runs it: reading the table's shadow columns."""
     with sqlite3.connect(db_path) as conn:
-        return [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params)]
+        shaded = read_shadows(conn, table).apply(sql)
+        return [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + shaded, params)]
 
 
 def _count_sql(where: Where) -> tuple[str, dict[str, Any]]:
@@ -169,7 +170,7 @@ async def test_per_request_lookups_are_index_searches(tmp_path: Path, class_name
         where = Compare((key,), "eq", value)
         compiler = Compiler(cls)
         sql = f'SELECT objectId FROM "{class_name}" WHERE {compiler.where(where)} LIMIT 1'
-        plan = _plan(tmp_path / "app.db", sql, compiler.params)
+        plan = _plan(tmp_path / "app.db", sql, compiler.params, class_name)
         assert any(step.startswith(f"SEARCH {class_name} USING INDEX") for step in plan), plan
     finally:
         await adapter.aclose()
