@@ -8,9 +8,10 @@
     python -m bench.run --roles              # ACL find: a user in 1000 roles (3 levels) vs a user in none
 
 Load: wrk, 2 threads x 16 connections, 3 runs x 5 s per scenario, median (`--tool httpx` uses a built-in asyncio
-client instead). Seeding goes through REST `/batch` with the master key on both servers (untimed); the scale mode
-writes rows straight into our SQLite file with the engine's row encoder (bench/bulk.py). Every request goes to
-127.0.0.1; every server this starts runs under a 2 GiB address-space limit and is stopped at the end."""
+client instead); side by side, the runs take turns (ours, the peer, ours, ...) so both meet the same machine load.
+Seeding goes through REST `/batch` with the master key on both servers (untimed); the scale mode writes rows
+straight into our SQLite file with the engine's row encoder (bench/bulk.py). Every request goes to 127.0.0.1;
+every server this starts runs under a 2 GiB address-space limit and is stopped at the end."""
 
 from __future__ import annotations
 
@@ -42,36 +43,53 @@ def measure(driver: Driver, url: str, load: Load, args: argparse.Namespace) -> M
     return median_run(runs)
 
 
-def run_scenarios(server: Server, sizes: Sizes, args: argparse.Namespace, driver: Driver) -> dict[str, Measure]:
+def _seeded_scenarios(server: Server, sizes: Sizes, args: argparse.Namespace) -> dict[str, scenarios.Scenario]:
     with httpx.Client(base_url=server.url, timeout=600) as client:
         t0 = time.perf_counter()
         seeded = scenarios.seed(client, server, sizes)
         print(f"{server.name}: seeded in {time.perf_counter() - t0:.1f} s", flush=True)
-    results: dict[str, Measure] = {}
-    for scenario in scenarios.scenarios(server, seeded, sizes):
-        if args.only and scenario.name not in args.only:
-            continue
-        results[scenario.name] = measure(driver, server.url, scenario.load, args)
-        m = results[scenario.name]
-        print(f"  {server.name:28} {scenario.name:10} {m.rps:8.0f} req/s  p99 {m.p99_ms:7.1f} ms  "
-              f"errors {m.errors}", flush=True)
+    return {s.name: s for s in scenarios.scenarios(server, seeded, sizes) if not args.only or s.name in args.only}
+
+
+def _print(server: Server, name: str, m: Measure) -> None:
+    print(f"  {server.name:28} {name:10} {m.rps:8.0f} req/s  p99 {m.p99_ms:7.1f} ms  errors {m.errors}", flush=True)
+
+
+def run_interleaved(servers: list[Server], sizes: Sizes, args: argparse.Namespace,
+                    driver: Driver) -> list[dict[str, Measure]]:
+    """Every scenario on every server, the runs interleaved (ours, the peer, ours, ...): this shared machine's load
+    drifts by minutes, and taking turns makes both servers meet the same drift instead of one getting a quiet
+    quarter of an hour and the other a busy one."""
+    planned = [_seeded_scenarios(server, sizes, args) for server in servers]
+    results: list[dict[str, Measure]] = [{} for _ in servers]
+    for name in planned[0]:
+        runs: list[list[Measure]] = [[] for _ in servers]
+        for _ in range(args.runs):
+            for i, server in enumerate(servers):
+                runs[i].append(driver(server.url, planned[i][name].load, args.seconds, args.connections))
+        for i, server in enumerate(servers):
+            results[i][name] = median_run(runs[i])
+            _print(server, name, results[i][name])
     return results
 
 
 def side_by_side(args: argparse.Namespace, driver: Driver, tmp: Path) -> dict[str, Any]:
     sizes = scenarios.QUICK if args.quick else Sizes(rows=args.rows, agg_rows=args.agg_rows)
     out: dict[str, Any] = {"sizes": vars(args) | {"rows": sizes.rows, "agg_rows": sizes.agg_rows}}
+    peer: Server | None = None
+    if not (args.quick or args.no_peer):
+        peer = Server("parse-server 9.10 (PostgreSQL)", args.peer, args.peer_app_id, args.peer_master_key)
+        if not stack.reachable(peer.url):
+            print(f"\npeer not reachable at {peer.url}: use --start-peer (or ../shared/peer/start.sh) to compare")
+            peer = None
     with stack.ours(tmp / "bench.db", workers=args.workers, log=tmp / "ours.log") as (server, _):
-        ours = run_scenarios(server, sizes, args, driver)
+        measured = run_interleaved([server] if peer is None else [server, peer], sizes, args, driver)
+    ours = measured[0]
     print(report.table(server.name, ours))
     out["sleeplab"] = report.as_json(ours)
-    if args.quick or args.no_peer:
+    if peer is None:
         return out
-    peer = Server("parse-server 9.10 (PostgreSQL)", args.peer, args.peer_app_id, args.peer_master_key)
-    if not stack.reachable(peer.url):
-        print(f"\npeer not reachable at {peer.url}: use --start-peer (or ../shared/peer/start.sh) to compare")
-        return out
-    theirs = run_scenarios(peer, sizes, args, driver)
+    theirs = measured[1]
     print(report.table(peer.name, theirs))
     out["peer"] = report.as_json(theirs)
     out["ratios"] = report.ratios(ours, theirs)
