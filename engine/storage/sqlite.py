@@ -56,6 +56,7 @@ from engine.storage.sqlite_shadows import (
     Shadow,
     WriterShadows,
     add_shadows,
+    drop_shadows,
     shadow_of,
     shadows_in,
 )
@@ -448,8 +449,8 @@ class SQLiteAdapter:
             raise ParseError(ErrorCode.DUPLICATE_VALUE, UNIQUE_OVER_DUPLICATES) from None
 
     def _sync_indexes(self, conn: sqlite3.Connection, cls: ClassDef) -> bool:
-        """Drop the class's indexes the schema no longer asks for (or asks for differently), create the rest; True
-        when anything changed. The shadow columns an index leaves behind stay (sqlite_shadows.py says why)."""
+        """Drop the class's indexes the schema no longer asks for (or asks for differently), create the rest, and
+        drop the shadow columns no index is built on any more; True when anything changed."""
         wanted = _indexes(cls)
         existing = {
             name: sql
@@ -469,6 +470,8 @@ class SQLiteAdapter:
                 if existing.get(name) != index.statement:
                     self._create_index(conn, cls.name, index)
                     changed = True
+            if changed:
+                drop_shadows(conn, cls.name, (s for index in wanted.values() for s in index.shadows))
         finally:
             self._writer_shadows.clear()
         return changed

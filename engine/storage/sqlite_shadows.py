@@ -16,8 +16,10 @@ So every scalar JSON term of an index gets a column holding the same value, and 
 - Only scalars are shadowed (a JSON type name, or a field the schema declares a string, number or boolean, or
   the string part of a date, pointer or file): a container read through ``json_extract`` carries a JSON subtype
   that a plain column would lose.
-- A shadow column is never dropped while its table lives (writes keep filling it): a process whose cached list
-  is older than another process's schema change then reads a column that still exists and is still exact.
+- A shadow column goes with the last index built on it. A reader in another process may still name it in its
+  next statement: SQLite refuses that statement ("no such column", which is why the columns are backquoted), and
+  the reader rereads the table's columns and runs it again. A reader whose list lacks a column just added reads
+  the expression instead, with the same answer.
 """
 
 from __future__ import annotations
@@ -134,6 +136,14 @@ def add_shadows(conn: sqlite3.Connection, table: str, wanted: Iterable[Shadow]) 
         conn.execute(f"UPDATE {quote_ident(table)} SET {fill}")
         have = TableShadows.of((*have.shadows, *missing))
     return have
+
+
+def drop_shadows(conn: sqlite3.Connection, table: str, keep: Iterable[Shadow]) -> None:
+    """Drop ``table``'s shadow columns that are not in ``keep`` (no index may use them any more)."""
+    kept = {s.expression for s in keep}
+    for shadow in read_shadows(conn, table).shadows:
+        if shadow.expression not in kept:
+            conn.execute(f"ALTER TABLE {quote_ident(table)} DROP COLUMN {shadow.column}")
 
 
 class WriterShadows:

@@ -1,6 +1,7 @@
 """Shadow columns on SQLite (engine/storage/sqlite_shadows.py): every write keeps them equal to the JSON they copy,
-across a schema change in the same group transaction and in another process; a reader whose view of a table is
-older than the table still answers; containers are never shadowed; a `$group` walks a covering index."""
+across a schema change in the same group transaction and in another process; they go with their last index; a
+reader whose view of a table is older than the table still answers; containers are never shadowed; a `$group`
+walks a covering index; a file from before them is upgraded at open."""
 
 from __future__ import annotations
 
@@ -158,6 +159,29 @@ async def test_a_reader_whose_view_predates_a_remade_table_still_answers(db: SQL
         await db.create(TALLY, StoredObject("Tally", "t1", T0, T0).with_fields({"team": "b", "score": 1}))
         assert [o.object_id for o in await other.find(indexed, _where({"score": 1}), ALL)] == ["t1"]
         assert await other.count(indexed, _where({"score": 1})) == 1
+    finally:
+        await other.aclose()
+
+
+async def test_a_removed_index_takes_its_columns_and_a_reader_naming_them_still_answers(db: SQLiteAdapter,
+                                                                                         path: Path) -> None:
+    other = SQLiteAdapter(str(path))
+    await other.open()
+    try:
+        indexed = TALLY.with_indexes({"score_1": {"score": 1}, "team_1": {"team": 1}})
+        await db.save_schema(indexed)
+        await db.create(indexed, StoredObject("Tally", "t0", T0, T0).with_fields({"team": "a", "score": 1}))
+        other.change_count = lambda topic: 0  # type: ignore[method-assign]
+        assert len(await other.find(indexed, _where({"score": 1, "team": "a"}), ALL)) == 1  # its view: 4 columns
+        await db.save_schema(TALLY.with_indexes({"team_1": {"team": 1}}))
+        with sqlite3.connect(path) as conn:
+            assert {s.expression for s in read_shadows(conn, "Tally").shadows} == {
+                "json_extract(data, '$.\"team\"')", "json_type(data, '$.\"team\"')"}
+        await db.create(TALLY, StoredObject("Tally", "t1", T0, T0).with_fields({"team": "a", "score": 1}))
+        assert [o.object_id for o in await other.find(indexed, _where({"score": 1, "team": "a"}), ALL)] \
+            == ["t0", "t1"]
+        assert await other.count(indexed, _where({"score": 1})) == 2
+        assert set(_mismatches(path, "Tally").values()) == {0}
     finally:
         await other.aclose()
 
