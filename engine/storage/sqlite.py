@@ -255,7 +255,7 @@ class SQLiteAdapter:
         self._principals = PrincipalTables()  # long ACL principal lists kept on each reader connection
         self._statistics_clock = statistics.WriteClock(statistics.WRITES_BETWEEN)
         self._refreshing: asyncio.Task[None] | None = None
-        self._writer_shadows = WriterShadows()  # the writer thread's alone
+        self._writer_shadows = WriterShadows(INSERT_COLUMNS)  # the writer thread's alone
         self._reader_shadows = ReaderShadows()
 
     # ---- connection ----
@@ -309,7 +309,6 @@ class SQLiteAdapter:
 
         try:
             for cls in await self.load_schemas():
-
                 if await self._write("upgrade indexes", run, cls.name) and self._changes is not None:
                     self._changes.bump((SCHEMA_TOPIC,))  # every process's readers then read the new columns
         except ParseError:
@@ -392,7 +391,8 @@ class SQLiteAdapter:
             except sqlite3.OperationalError as exc:
                 if not str(exc).startswith("no such column"):
                     raise
-                # A shadow column of a table another process dropped and made again since this view was read.
+                # A shadow column another process dropped (with its last index, or its table) since this view
+                # was read.
                 return fn(raw, shadows_in(shadows, raw, table, refresh=True).apply)
 
         wrapped = self._principals.wrap(principals, shaded)
@@ -522,7 +522,7 @@ class SQLiteAdapter:
 
         def run(conn: sqlite3.Connection, created: set[str]) -> None:
             self._ensure_table(conn, created, cls)
-            conn.execute(self._writer_shadows.insert_sql(conn, cls.name, INSERT_COLUMNS), row)
+            conn.execute(self._writer_shadows.insert_sql(conn, cls.name), row)
 
         await self._write("insert", run, topics=topics_for_class(cls.name))
 
@@ -536,7 +536,7 @@ class SQLiteAdapter:
 
         def run(conn: sqlite3.Connection, created: set[str]) -> list[ParseError | None]:
             self._ensure_table(conn, created, cls)
-            sql = self._writer_shadows.insert_sql(conn, cls.name, INSERT_COLUMNS)
+            sql = self._writer_shadows.insert_sql(conn, cls.name)
             conn.execute("SAVEPOINT rows")
             try:
                 conn.executemany(sql, rows)
@@ -632,7 +632,7 @@ class SQLiteAdapter:
         def run(conn: sqlite3.Connection, created: set[str]) -> StoredObject | None:
             if cls.name not in self._tables and not _table_exists(conn, cls.name):
                 return None
-            shadows = self._writer_shadows.get(conn, cls.name, INSERT_COLUMNS)
+            shadows = self._writer_shadows.get(conn, cls.name)
             row = conn.execute(shadows.apply(select), compiler.params).fetchone()
             if row is None:
                 return None
@@ -654,7 +654,7 @@ class SQLiteAdapter:
         def run(conn: sqlite3.Connection, created: set[str]) -> int:
             if cls.name not in self._tables and not _table_exists(conn, cls.name):
                 return 0
-            shadows = self._writer_shadows.get(conn, cls.name, INSERT_COLUMNS)
+            shadows = self._writer_shadows.get(conn, cls.name)
             return int(conn.execute(shadows.apply(sql), compiler.params).rowcount)
 
         return await self._write("delete", run, topics=topics_for_class(cls.name))

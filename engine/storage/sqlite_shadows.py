@@ -109,9 +109,6 @@ class TableShadows:
         return "".join(f", {s.column} = {s.over(places[s.root])}" for s in self.shadows)
 
 
-NONE: Final = TableShadows.of(())
-
-
 def read_shadows(conn: sqlite3.Connection, table: str) -> TableShadows:
     """The shadow columns ``table`` has now (none when it does not exist)."""
     names = [row[1] for row in conn.execute(f"PRAGMA table_info({quote_ident(table)})")]
@@ -128,7 +125,8 @@ def add_shadows(conn: sqlite3.Connection, table: str, wanted: Iterable[Shadow]) 
     """Give ``table`` a filled column for each of ``wanted`` it lacks (inside the caller's transaction); returns
     every shadow the table then has."""
     have = read_shadows(conn, table)
-    missing = [s for s in dict.fromkeys(wanted) if s.expression not in have.expressions]
+    present = have.expressions
+    missing = [s for s in dict.fromkeys(wanted) if s.expression not in present]
     for shadow in missing:
         conn.execute(f"ALTER TABLE {quote_ident(table)} ADD COLUMN {shadow.column}")
     if missing:
@@ -149,9 +147,11 @@ def drop_shadows(conn: sqlite3.Connection, table: str, keep: Iterable[Shadow]) -
 class WriterShadows:
     """The writer connection's view of each table's shadow columns, exact inside its transaction: checked against
     SQLite's schema version at the start of every group transaction (another process may have added columns),
-    and cleared by this process's own schema changes (``clear``), whether they commit or roll back."""
+    and cleared by this process's own schema changes (``clear``), whether they commit or roll back. ``columns``:
+    what the store's INSERT binds, positionally."""
 
-    def __init__(self) -> None:
+    def __init__(self, columns: tuple[str, ...]) -> None:
+        self._columns = columns
         self._tables: dict[str, tuple[TableShadows, str]] = {}
         self._version = -1
 
@@ -164,19 +164,19 @@ class WriterShadows:
     def clear(self) -> None:
         self._tables.clear()
 
-    def _entry(self, conn: sqlite3.Connection, table: str, columns: tuple[str, ...]) -> tuple[TableShadows, str]:
+    def _entry(self, conn: sqlite3.Connection, table: str) -> tuple[TableShadows, str]:
         entry = self._tables.get(table)
         if entry is None:
             shadows = read_shadows(conn, table)
-            entry = self._tables[table] = (shadows, shadows.insert_sql(table, columns))
+            entry = self._tables[table] = (shadows, shadows.insert_sql(table, self._columns))
         return entry
 
-    def get(self, conn: sqlite3.Connection, table: str, columns: tuple[str, ...]) -> TableShadows:
-        return self._entry(conn, table, columns)[0]
+    def get(self, conn: sqlite3.Connection, table: str) -> TableShadows:
+        return self._entry(conn, table)[0]
 
-    def insert_sql(self, conn: sqlite3.Connection, table: str, columns: tuple[str, ...]) -> str:
-        """The INSERT of ``columns`` into ``table`` (positional parameters) that fills its shadow columns."""
-        return self._entry(conn, table, columns)[1]
+    def insert_sql(self, conn: sqlite3.Connection, table: str) -> str:
+        """The INSERT of the columns into ``table`` (positional parameters) that fills its shadow columns."""
+        return self._entry(conn, table)[1]
 
 
 class ReaderShadows:
